@@ -1,0 +1,6 @@
+"""Alembic environment of the dashboard service."""
+
+from services.dashboard.models import metadata
+from shared.migrations import run_env
+
+run_env(metadata)

@@ -1,0 +1,6 @@
+"""Alembic environment of the network service."""
+
+from services.network.models import metadata
+from shared.migrations import run_env
+
+run_env(metadata)

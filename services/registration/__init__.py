@@ -1,0 +1,1 @@
+"""Registration: editions and the host rotation, delegates, check-in, forums and field visits."""

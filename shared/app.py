@@ -1,0 +1,280 @@
+"""FastAPI factory shared by the four services.
+
+Gives every service ``/healthz``, ``/readyz``, ``/metrics``, problem+json errors, CORS, request ids
+and HTTP metrics, and runs its background work (outbox relay, event consumers) in the lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.bus import Bus, open_bus
+from shared.db import make_engine
+from shared.errors import DomainError
+from shared.events.catalogue import TOPICS
+from shared.inbox import EventConsumer, Handler
+from shared.logging import request_id_var
+from shared.metrics import PlatformMetrics
+from shared.outbox import Outbox, OutboxRelay, UnitOfWork
+from shared.settings import ServiceSettings
+from shared.tables import PlatformTables
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+
+
+@dataclass
+class Subscription:
+    """The events of other services this one consumes, and what to do with each type."""
+
+    topics: Sequence[str]
+    handlers: Mapping[str, Handler]
+    group_suffix: str = ""
+
+
+@dataclass
+class ServiceContext:
+    """What a request handler or a background task of one service needs."""
+
+    settings: ServiceSettings
+    engine: AsyncEngine
+    tables: PlatformTables
+    outbox: Outbox
+    bus: Bus
+    metrics: PlatformMetrics
+    consumers: list[EventConsumer] = field(default_factory=list)
+    relay: OutboxRelay | None = None
+    listeners: list[Callable[[], None]] = field(default_factory=list)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.engine, self.outbox)
+
+    def notify_applied(self) -> None:
+        for listener in list(self.listeners):
+            listener()
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    tables: PlatformTables,
+    routers: Sequence[APIRouter],
+    subscriptions: Sequence[Subscription] = (),
+    publishes: bool = True,
+    bus: Bus | None = None,
+    extra_background: Sequence[Callable[[ServiceContext], Any]] = (),
+) -> FastAPI:
+    metrics = PlatformMetrics(settings.service)
+    engine = make_engine(settings.database_url)
+    bus = bus or open_bus(settings.platform)
+    outbox = Outbox(settings.service, tables, settings.platform.topic_prefix)
+    context = ServiceContext(settings=settings, engine=engine, tables=tables, outbox=outbox, bus=bus,
+                             metrics=metrics)
+    platform = settings.platform
+
+    for sub in subscriptions:
+        context.consumers.append(EventConsumer(
+            group=settings.consumer_group + sub.group_suffix,
+            topics=[platform.topic(t) for t in sub.topics], handlers=sub.handlers, bus=bus, engine=engine,
+            processed=tables.processed_events, metrics=metrics,
+            poll_interval=platform.poll_interval_seconds, max_attempts=platform.handler_max_attempts,
+            on_applied=context.notify_applied))
+    if publishes:
+        lock_path = None if settings.is_postgres else platform.data_dir / f".{settings.service}.relay.lock"
+        context.relay = OutboxRelay(outbox=outbox, engine=engine, database_url=settings.database_url, bus=bus,
+                                    metrics=metrics, lock_path=lock_path,
+                                    poll_interval=platform.poll_interval_seconds)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks: list[asyncio.Task[Any]] = []
+        topics = [platform.topic(t) for t in TOPICS.values()]
+        tasks.append(asyncio.create_task(_ensure_topics(bus, topics), name="ensure-topics"))
+        if context.relay is not None:
+            tasks.append(asyncio.create_task(context.relay.run(), name=f"{settings.service}-relay"))
+        for consumer in context.consumers:
+            tasks.append(asyncio.create_task(consumer.run(), name=consumer.group))
+        for starter in extra_background:
+            tasks.append(asyncio.create_task(starter(context)))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await engine.dispose()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
+                  responses={422: {"description": "Invalid input (problem+json with field errors)"}})
+    app.state.context = context
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
+                       expose_headers=["X-Request-ID"])
+    app.add_middleware(RequestMiddleware, metrics=metrics)
+    _install_error_handlers(app)
+    app.include_router(_operations_router(context))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+async def _ensure_topics(bus: Bus, topics: list[str]) -> None:
+    delay = 0.2
+    while True:
+        try:
+            await bus.ensure_topics(topics)
+            return
+        except Exception as exc:  # noqa: BLE001 - keep trying until the broker is back
+            log.warning("cannot create topics yet: %r", exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _operations_router(context: ServiceContext) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": context.settings.service}
+
+    @router.get("/readyz", summary="Readiness: database and bus reachable",
+                responses={503: {"description": "database or bus unreachable"}})
+    async def readyz() -> JSONResponse:
+        checks = {"database": await _database_ok(context.engine), "bus": await context.bus.ping()}
+        ready = all(checks.values())
+        return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
+                            status_code=200 if ready else 503)
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def metrics() -> Response:
+        return Response(generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def _database_ok(engine: AsyncEngine) -> bool:
+    try:
+        async with asyncio.timeout(3):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        return False
+
+
+def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JSONResponse:
+    body = {"type": f"https://conference.example/problems/{code}", "title": title, "status": status,
+            "detail": detail, "code": code, **extra}
+    rid = request_id_var.get()
+    if rid:
+        body["request_id"] = rid
+    headers = {"Retry-After": "2"} if status == 503 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return problem(exc.status, exc.title, exc.detail, exc.code, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return problem(400, "Malformed JSON", "the request body is not valid JSON", "malformed_json")
+        fields = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body",
+                   "message": str(e.get("msg")), "type": str(e.get("type"))} for e in errors]
+        summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
+        return problem(422, "Invalid input", summary, "validation_failed", errors=fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), code)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(OSError)
+    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %r", exc)
+        return problem(503, "Service unavailable", "the service's database is unreachable; retry shortly",
+                       "database_unavailable")
+
+    @app.exception_handler(DBAPIError)
+    async def dbapi_error(_: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated:
+            return problem(503, "Service unavailable", "the service's database is unreachable; retry shortly",
+                           "database_unavailable")
+        log.exception("database error", exc_info=exc)
+        return problem(500, "Internal error", "an unexpected database error occurred", "internal_error")
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return problem(500, "Internal error", "an unexpected error occurred; it has been logged",
+                       "internal_error")
+
+
+class RequestMiddleware:
+    """Request id (``X-Request-ID``), HTTP metrics by route template. Pure ASGI for speed."""
+
+    def __init__(self, app: ASGIApp, metrics: PlatformMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "GET")
+            self.metrics.http_requests.labels(route=template, method=method, status=f"{status // 100}xx").inc()
+            self.metrics.http_latency.labels(route=template, method=method).observe(time.perf_counter() - started)
+            request_id_var.reset(token)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            decoded: str = value.decode("latin-1")[:100]
+            return decoded
+    return None

@@ -1,0 +1,273 @@
+"""Embedded bus: a durable log in one SQLite file, with topics, partitions and group offsets.
+
+It behaves like a small Kafka: records are appended per partition with increasing offsets and kept
+forever; a consumer group stores the next offset per partition; live members of a group share the
+partitions of its topics (round robin over members sorted by id, re-evaluated on heartbeat).
+Readers in the same process are woken at append; readers in other processes poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import aiosqlite
+
+from shared.bus.port import OutgoingMessage, ReceivedMessage, partition_for
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS topics (name TEXT PRIMARY KEY, partitions INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    topic TEXT NOT NULL, partition INTEGER NOT NULL, "offset" INTEGER NOT NULL,
+    key TEXT, value BLOB NOT NULL, headers TEXT NOT NULL, appended_at REAL NOT NULL,
+    PRIMARY KEY (topic, partition, "offset")) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_offsets (
+    grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
+    PRIMARY KEY (grp, topic, partition)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_members (
+    grp TEXT NOT NULL, member TEXT NOT NULL, heartbeat REAL NOT NULL,
+    PRIMARY KEY (grp, member)) WITHOUT ROWID;
+"""
+
+MEMBER_TIMEOUT_SECONDS = 10.0
+HEARTBEAT_SECONDS = 1.0
+CROSS_PROCESS_POLL_SECONDS = 0.1
+
+
+class _AppendSignal:
+    """Wakes readers of one log file in this process when a writer appends."""
+
+    _by_path: dict[str, _AppendSignal] = {}
+    _guard = threading.Lock()
+
+    def __init__(self) -> None:
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_path(cls, path: Path) -> _AppendSignal:
+        with cls._guard:
+            return cls._by_path.setdefault(str(path.resolve()), cls())
+
+    def notify(self) -> None:
+        with self._lock:
+            waiters = list(self._waiters)
+        for loop, event in waiters:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(event.set)
+
+    async def wait(self, timeout: float) -> None:
+        event = asyncio.Event()
+        entry = (asyncio.get_running_loop(), event)
+        with self._lock:
+            self._waiters.add(entry)
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            with self._lock:
+                self._waiters.discard(entry)
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = await aiosqlite.connect(path, timeout=30, isolation_level=None)
+    await conn.execute("PRAGMA journal_mode=WAL")
+    await conn.execute("PRAGMA synchronous=NORMAL")
+    await conn.execute("PRAGMA busy_timeout=30000")
+    await conn.executescript(_SCHEMA)
+    return conn
+
+
+class EmbeddedProducer:
+    def __init__(self, bus: EmbeddedBus) -> None:
+        self._bus = bus
+        self._conn: aiosqlite.Connection | None = None
+
+    async def start(self) -> None:
+        if self._conn is None:
+            self._conn = await _connect(self._bus.path)
+
+    async def stop(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        if not messages:
+            return
+        await self.start()
+        assert self._conn is not None
+        conn = self._conn
+        now = time.time()
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            partitions: dict[str, int] = {}
+            next_offsets: dict[tuple[str, int], int] = {}
+            rows = []
+            for m in messages:
+                if m.topic not in partitions:
+                    partitions[m.topic] = await self._bus._partitions_of(conn, m.topic, create=True)
+                p = partition_for(m.key, partitions[m.topic])
+                tp = (m.topic, p)
+                if tp not in next_offsets:
+                    cur = await conn.execute(
+                        'SELECT COALESCE(MAX("offset") + 1, 0) FROM records WHERE topic=? AND partition=?',
+                        tp)
+                    row = await cur.fetchone()
+                    next_offsets[tp] = int(row[0]) if row else 0
+                offset = next_offsets[tp]
+                next_offsets[tp] = offset + 1
+                headers = json.dumps([[k, v.decode("utf-8", "replace")] for k, v in m.headers])
+                rows.append((m.topic, p, offset, m.key, m.value, headers, now))
+            await conn.executemany(
+                'INSERT INTO records (topic, partition, "offset", key, value, headers, appended_at) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+        _AppendSignal.for_path(self._bus.path).notify()
+
+
+class EmbeddedConsumer:
+    def __init__(self, bus: EmbeddedBus, topics: Sequence[str], group: str) -> None:
+        self._bus = bus
+        self._topics = list(topics)
+        self._group = group
+        self._member = f"{group}-{uuid.uuid4().hex[:12]}"
+        self._conn: aiosqlite.Connection | None = None
+        self._positions: dict[tuple[str, int], int] = {}
+        self._last_heartbeat = 0.0
+
+    async def start(self) -> None:
+        self._conn = await _connect(self._bus.path)
+        for topic in self._topics:
+            await self._bus._partitions_of(self._conn, topic, create=True)
+        await self._heartbeat(force=True)
+
+    async def stop(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.execute("DELETE FROM group_members WHERE grp=? AND member=?", (self._group, self._member))
+            await conn.close()
+
+    async def _heartbeat(self, *, force: bool = False) -> None:
+        now = time.time()
+        if not force and now - self._last_heartbeat < HEARTBEAT_SECONDS:
+            return
+        assert self._conn is not None
+        conn = self._conn
+        self._last_heartbeat = now
+        await conn.execute(
+            "INSERT INTO group_members (grp, member, heartbeat) VALUES (?, ?, ?) "
+            "ON CONFLICT (grp, member) DO UPDATE SET heartbeat=excluded.heartbeat",
+            (self._group, self._member, now))
+        await conn.execute("DELETE FROM group_members WHERE grp=? AND heartbeat < ?",
+                           (self._group, now - MEMBER_TIMEOUT_SECONDS))
+        cur = await conn.execute("SELECT member FROM group_members WHERE grp=? ORDER BY member", (self._group,))
+        members = [r[0] for r in await cur.fetchall()]
+        index, count = members.index(self._member), len(members)
+        all_partitions = []
+        for topic in sorted(self._topics):
+            n = await self._bus._partitions_of(conn, topic, create=True)
+            all_partitions.extend((topic, p) for p in range(n))
+        mine = {tp for i, tp in enumerate(all_partitions) if i % count == index}
+        if mine != set(self._positions):
+            # Newly assigned partitions resume from the group's committed offset.
+            positions = {tp: pos for tp, pos in self._positions.items() if tp in mine}
+            for tp in mine - set(positions):
+                cur = await conn.execute(
+                    "SELECT next_offset FROM group_offsets WHERE grp=? AND topic=? AND partition=?",
+                    (self._group, *tp))
+                row = await cur.fetchone()
+                positions[tp] = int(row[0]) if row else 0
+            self._positions = positions
+
+    async def poll(self, *, max_records: int, timeout: float) -> list[ReceivedMessage]:
+        deadline = time.monotonic() + timeout
+        signal = _AppendSignal.for_path(self._bus.path)
+        while True:
+            await self._heartbeat()
+            received = await self._read(max_records)
+            remaining = deadline - time.monotonic()
+            if received or remaining <= 0:
+                return received
+            await signal.wait(min(remaining, CROSS_PROCESS_POLL_SECONDS))
+
+    async def _read(self, max_records: int) -> list[ReceivedMessage]:
+        assert self._conn is not None
+        received: list[ReceivedMessage] = []
+        for (topic, partition), position in sorted(self._positions.items()):
+            budget = max_records - len(received)
+            if budget <= 0:
+                break
+            cur = await self._conn.execute(
+                'SELECT "offset", key, value, headers FROM records '
+                'WHERE topic=? AND partition=? AND "offset">=? ORDER BY "offset" LIMIT ?',
+                (topic, partition, position, budget))
+            for offset, key, value, headers in await cur.fetchall():
+                received.append(ReceivedMessage(
+                    topic=topic, partition=partition, offset=offset, key=key, value=bytes(value),
+                    headers=tuple((k, v.encode()) for k, v in json.loads(headers))))
+                self._positions[(topic, partition)] = offset + 1
+        return received
+
+    async def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
+        if not offsets:
+            return
+        assert self._conn is not None
+        await self._conn.executemany(
+            "INSERT INTO group_offsets (grp, topic, partition, next_offset) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (grp, topic, partition) DO UPDATE SET next_offset=excluded.next_offset",
+            [(self._group, t, p, o) for (t, p), o in offsets.items()])
+
+
+class EmbeddedBus:
+    name = "embedded"
+
+    def __init__(self, path: Path, *, partitions: int = 4) -> None:
+        self.path = path
+        self.partitions = partitions
+
+    async def _partitions_of(self, conn: aiosqlite.Connection, topic: str, *, create: bool) -> int:
+        cur = await conn.execute("SELECT partitions FROM topics WHERE name=?", (topic,))
+        row = await cur.fetchone()
+        if row is not None:
+            return int(row[0])
+        if not create:
+            return 0
+        await conn.execute("INSERT OR IGNORE INTO topics (name, partitions) VALUES (?, ?)",
+                           (topic, self.partitions))
+        return await self._partitions_of(conn, topic, create=False)
+
+    def producer(self) -> EmbeddedProducer:
+        return EmbeddedProducer(self)
+
+    def consumer(self, topics: Sequence[str], *, group: str) -> EmbeddedConsumer:
+        return EmbeddedConsumer(self, topics, group)
+
+    async def ensure_topics(self, topics: Sequence[str]) -> None:
+        conn = await _connect(self.path)
+        try:
+            for topic in topics:
+                await self._partitions_of(conn, topic, create=True)
+        finally:
+            await conn.close()
+
+    async def ping(self) -> bool:
+        try:
+            conn = await _connect(self.path)
+            await conn.close()
+            return True
+        except Exception:  # noqa: BLE001 - any failure to open the log means "not ready"
+            return False
+
+    async def close(self) -> None:
+        return None

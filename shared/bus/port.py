@@ -1,0 +1,86 @@
+"""What the platform needs from a log-based message bus.
+
+Both adapters give the same guarantees: messages with the same key land in the same partition and
+are read in the order written; delivery is at least once (offsets are committed by the consumer
+after its own database commit); a new consumer group starts from offset 0.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from shared.settings import PlatformSettings
+
+TopicPartition = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    topic: str
+    key: str
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = field(default=())
+
+
+class Producer(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Return once every message is durably acknowledged; raise if any was not."""
+
+
+class Consumer(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def poll(self, *, max_records: int, timeout: float) -> list[ReceivedMessage]:
+        """Next messages of the partitions assigned to this member, waiting up to ``timeout`` s."""
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Record, for the group, the next offset to read in each partition."""
+
+
+class Bus(Protocol):
+    name: str
+
+    def producer(self) -> Producer: ...
+
+    def consumer(self, topics: Sequence[str], *, group: str) -> Consumer: ...
+
+    async def ensure_topics(self, topics: Sequence[str]) -> None: ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """Stable key -> partition mapping for the embedded log (Kafka uses its own murmur2)."""
+    return zlib.crc32(key.encode()) % partitions
+
+
+def open_bus(settings: PlatformSettings) -> Bus:
+    if settings.bus == "kafka":
+        from shared.bus.kafka import KafkaBus
+
+        return KafkaBus(settings.kafka_bootstrap, partitions=settings.topic_partitions)
+    from shared.bus.embedded import EmbeddedBus
+
+    return EmbeddedBus(settings.data_dir / "bus.db", partitions=settings.topic_partitions)

@@ -1,0 +1,33 @@
+"""FastAPI dependencies every service uses (``Annotated`` aliases, as in the FastAPI template)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.app import ServiceContext
+from shared.auth import current_roles
+from shared.outbox import UnitOfWork
+
+
+def get_context(request: Request) -> ServiceContext:
+    context: ServiceContext = request.app.state.context
+    return context
+
+
+async def read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    async with get_context(request).engine.connect() as conn:
+        yield conn
+
+
+def new_uow(request: Request) -> UnitOfWork:
+    return get_context(request).uow()
+
+
+ContextDep = Annotated[ServiceContext, Depends(get_context)]
+ReadConnDep = Annotated[AsyncConnection, Depends(read_connection)]
+UowDep = Annotated[UnitOfWork, Depends(new_uow)]
+RolesDep = Annotated[frozenset[str], Depends(current_roles)]

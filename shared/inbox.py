@@ -1,0 +1,178 @@
+"""Idempotent consumers: the inbox (``processed_events``) and the runner that feeds handlers.
+
+A batch of messages is applied in one database transaction, each event inside its own savepoint
+together with its ``processed_events`` row, so a redelivered event changes nothing. Offsets are
+committed to the bus only after the database commit. An event whose handler keeps failing, or
+that cannot be parsed at all, goes to ``<topic>.dlq.<group>`` with the reason in its headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.bus import Bus, Consumer, OutgoingMessage, Producer, ReceivedMessage
+from shared.db import insert_ignoring_duplicates
+from shared.events import CloudEvent, InvalidEvent, parse_event
+from shared.metrics import PlatformMetrics
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncConnection, CloudEvent, BaseModel], Awaitable[None]]
+
+
+def dead_letter_topic(topic: str, group: str) -> str:
+    return f"{topic}.dlq.{group}"
+
+
+@dataclass
+class _Outcome:
+    applied: int = 0
+    duplicates: int = 0
+    dead: list[tuple[ReceivedMessage, str]] | None = None
+
+
+class EventConsumer:
+    """Runs one consumer group over some topics, applying the events a service cares about."""
+
+    def __init__(self, *, group: str, topics: Sequence[str], handlers: Mapping[str, Handler],
+                 bus: Bus, engine: AsyncEngine, processed: Table, metrics: PlatformMetrics,
+                 poll_interval: float, max_attempts: int = 3, batch_size: int = 500,
+                 on_applied: Callable[[], None] | None = None) -> None:
+        self.group = group
+        self.topics = list(topics)
+        self.handlers = dict(handlers)
+        self.bus = bus
+        self.engine = engine
+        self.processed = processed
+        self.metrics = metrics
+        self.poll_interval = poll_interval
+        self.max_attempts = max_attempts
+        self.batch_size = batch_size
+        self.on_applied = on_applied
+        self.running = False
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            consumer: Consumer | None = None
+            producer: Producer | None = None
+            try:
+                consumer = self.bus.consumer(self.topics, group=self.group)
+                await consumer.start()
+                producer = self.bus.producer()
+                self.running = True
+                backoff = 0.2
+                while True:
+                    messages = await consumer.poll(max_records=self.batch_size, timeout=self.poll_interval)
+                    if messages:
+                        await self.process(messages, producer)
+                        await consumer.commit(next_offsets(messages))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - restart from the committed offsets after any outage
+                log.warning("consumer %s restarting after: %r", self.group, exc)
+            finally:
+                self.running = False
+                for part in (consumer, producer):
+                    if part is not None:
+                        try:
+                            await asyncio.wait_for(part.stop(), timeout=5)
+                        except Exception:  # noqa: BLE001 - a broken client has nothing left to flush
+                            pass
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    async def process(self, messages: Sequence[ReceivedMessage], producer: Producer) -> None:
+        """Apply a batch in one transaction; dead-letter what cannot be applied."""
+        started = time.perf_counter()
+        outcome = _Outcome(dead=[])
+        assert outcome.dead is not None
+        parsed: list[tuple[ReceivedMessage, CloudEvent, BaseModel]] = []
+        for message in messages:
+            try:
+                envelope, payload = parse_event(message.value)
+            except InvalidEvent as exc:
+                outcome.dead.append((message, str(exc)))
+                continue
+            if envelope.type in self.handlers:
+                parsed.append((message, envelope, payload))
+        if parsed:
+            async with self.engine.begin() as conn:
+                for message, envelope, payload in parsed:
+                    await self._apply_one(conn, message, envelope, payload, outcome)
+        # Dead letters go out after the commit; a crash before the offset commit may repeat them,
+        # and the repeated dead letter carries the same event id.
+        if outcome.dead:
+            await producer.publish([self._dead_letter(m, reason) for m, reason in outcome.dead])
+            for m, reason in outcome.dead:
+                self.metrics.events_dead_lettered.labels(topic=m.topic, reason=reason.split(":")[0][:60]).inc()
+                log.error("dead-lettered %s[%d]@%d: %s", m.topic, m.partition, m.offset, reason)
+        if outcome.duplicates:
+            self.metrics.events_duplicate.labels(topic=self.topics[0]).inc(outcome.duplicates)
+        for message, envelope, _ in parsed:
+            self.metrics.events_consumed.labels(topic=message.topic, type=envelope.type).inc()
+        self.metrics.handler_latency.labels(topic=",".join(self.topics)).observe(time.perf_counter() - started)
+        if outcome.applied and self.on_applied is not None:
+            self.on_applied()
+
+    async def _apply_one(self, conn: AsyncConnection, message: ReceivedMessage, envelope: CloudEvent,
+                         payload: BaseModel, outcome: _Outcome) -> None:
+        handler = self.handlers[envelope.type]
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                async with conn.begin_nested():
+                    inserted = await conn.execute(
+                        insert_ignoring_duplicates(conn, self.processed).values(
+                            consumer=self.group, event_id=envelope.id, processed_at=datetime.now(UTC)))
+                    if inserted.rowcount == 0:
+                        outcome.duplicates += 1
+                        return
+                    await handler(conn, envelope, payload)
+                outcome.applied += 1
+                return
+            except Exception as exc:
+                if _is_connection_error(exc):
+                    raise
+                if attempt < self.max_attempts:
+                    self.metrics.events_retried.labels(topic=message.topic, type=envelope.type).inc()
+                    continue
+                assert outcome.dead is not None
+                outcome.dead.append((message, f"handler_failed: {type(exc).__name__}: {exc}"[:500]))
+                # Remember it as processed so a redelivery does not dead-letter it twice.
+                await conn.execute(insert_ignoring_duplicates(conn, self.processed).values(
+                    consumer=self.group, event_id=envelope.id, processed_at=datetime.now(UTC)))
+
+    def _dead_letter(self, message: ReceivedMessage, reason: str) -> OutgoingMessage:
+        headers = (
+            ("dlq-reason", reason.encode()),
+            ("dlq-consumer-group", self.group.encode()),
+            ("dlq-original-topic", message.topic.encode()),
+            ("dlq-original-partition", str(message.partition).encode()),
+            ("dlq-original-offset", str(message.offset).encode()),
+        )
+        return OutgoingMessage(topic=dead_letter_topic(message.topic, self.group),
+                               key=message.key or "", value=message.value, headers=headers)
+
+
+def next_offsets(messages: Sequence[ReceivedMessage]) -> dict[tuple[str, int], int]:
+    offsets: dict[tuple[str, int], int] = {}
+    for m in messages:
+        tp = (m.topic, m.partition)
+        offsets[tp] = max(offsets.get(tp, 0), m.offset + 1)
+    return offsets
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError
+
+    return isinstance(exc, (OSError, ConnectionError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)

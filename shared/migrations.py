@@ -1,0 +1,78 @@
+"""Helpers for the services' Alembic environments and their first migrations."""
+
+from __future__ import annotations
+
+import asyncio
+
+import sqlalchemy as sa
+from alembic import context, op
+from sqlalchemy import MetaData
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from shared.tables import AUTO_ID
+
+
+def run_env(target_metadata: MetaData) -> None:
+    """The body of every service's ``migrations/env.py`` (online, async engine)."""
+    url = context.config.get_main_option("sqlalchemy.url")
+    assert url, "sqlalchemy.url is set by shared.db.run_migrations"
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+
+    def do_run(connection: Connection) -> None:
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          render_as_batch=connection.dialect.name == "sqlite")
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def main() -> None:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as connection:
+                await connection.run_sync(do_run)
+                await connection.commit()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+def create_platform_tables() -> None:
+    """Version 1 of the outbox, inbox and idempotency tables, used by each service's first migration."""
+    op.create_table(
+        "outbox",
+        sa.Column("id", AUTO_ID, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(36), nullable=False),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("key", sa.String(200), nullable=False),
+        sa.Column("type", sa.String(200), nullable=False),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_outbox"),
+        sa.UniqueConstraint("event_id", name="uq_outbox_event_id"),
+    )
+    op.create_table(
+        "processed_events",
+        sa.Column("consumer", sa.String(200), nullable=False),
+        sa.Column("event_id", sa.String(36), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "event_id", name="pk_processed_events"),
+    )
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("key", sa.String(255), nullable=False),
+        sa.Column("request_hash", sa.String(64), nullable=False),
+        sa.Column("status_code", sa.Integer, nullable=True),
+        sa.Column("response_body", sa.Text, nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name="pk_idempotency_keys"),
+    )
+
+
+def drop_platform_tables() -> None:
+    for table in ("idempotency_keys", "processed_events", "outbox"):
+        op.drop_table(table)

@@ -1,0 +1,249 @@
+"""Transactional outbox: the unit of work writes events beside the state; the relay publishes them.
+
+The relay is woken at commit (PostgreSQL LISTEN/NOTIFY, an in-process signal for SQLite) and also
+polls slowly in case a wake-up was missed. One relay per service database runs at a time (PostgreSQL
+advisory lock, a file lock for SQLite), so events leave in outbox order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import time
+import zlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.bus import Bus, OutgoingMessage, Producer
+from shared.events import CloudEvent, new_event, topic_of
+from shared.events.catalogue import definition_of_payload
+from shared.logging import request_id_var
+from shared.metrics import PlatformMetrics
+from shared.tables import PlatformTables
+
+log = logging.getLogger(__name__)
+
+RELAY_BATCH = 500
+
+
+def notify_channel(service: str) -> str:
+    return f"outbox_{service}"
+
+
+class UnitOfWork:
+    """One use case = one transaction; events emitted here are committed with the state."""
+
+    def __init__(self, engine: AsyncEngine, outbox: Outbox) -> None:
+        self._engine = engine
+        self._outbox = outbox
+        self.events: list[CloudEvent] = []
+        self._conn: AsyncConnection | None = None
+
+    @property
+    def conn(self) -> AsyncConnection:
+        assert self._conn is not None, "use the unit of work inside `async with`"
+        return self._conn
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._conn = await self._engine.connect()
+        await self._conn.begin()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        assert self._conn is not None
+        try:
+            if self._conn.in_transaction():
+                await self._conn.rollback()
+        finally:
+            await self._conn.close()
+            self._conn = None
+
+    def emit(self, payload: BaseModel, *, subject: str) -> CloudEvent:
+        event = new_event(payload, subject=subject, correlation_id=request_id_var.get())
+        self.events.append(event)
+        return event
+
+    async def commit(self) -> None:
+        conn = self.conn
+        if self.events:
+            await self._outbox.write(conn, self.events)
+        await conn.commit()
+        if self.events:
+            self._outbox.wake()
+
+
+class Outbox:
+    """The outbox table of one service and the wake-up signal of its relay."""
+
+    def __init__(self, service: str, tables: PlatformTables, topic_prefix: str = "") -> None:
+        self.service = service
+        self.table = tables.outbox
+        self.topic_prefix = topic_prefix
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def write(self, conn: AsyncConnection, events: list[CloudEvent]) -> None:
+        now = datetime.now(UTC)
+        rows = []
+        for event in events:
+            definition = definition_of_payload_type(event.type)
+            rows.append({
+                "event_id": event.id, "topic": self.topic_prefix + definition, "key": event.subject,
+                "type": event.type, "payload": event.to_bytes(), "created_at": now,
+            })
+        await conn.execute(self.table.insert(), rows)
+        if conn.dialect.name == "postgresql":
+            # Delivered at commit, to the relay's LISTEN connection (in whichever process it runs).
+            await conn.execute(text(f"NOTIFY {notify_channel(self.service)}"))
+
+
+def definition_of_payload_type(event_type: str) -> str:
+    from shared.events import definition_for
+
+    definition = definition_for(event_type)
+    if definition is None:
+        raise LookupError(f"{event_type} is not in the event catalogue")
+    return definition.topic
+
+
+class OutboxRelay:
+    def __init__(self, *, outbox: Outbox, engine: AsyncEngine, database_url: str, bus: Bus,
+                 metrics: PlatformMetrics, lock_path: Path | None, poll_interval: float) -> None:
+        self.outbox = outbox
+        self.engine = engine
+        self.database_url = database_url
+        self.bus = bus
+        self.metrics = metrics
+        self.lock_path = lock_path
+        self.poll_interval = poll_interval
+        self.is_leader = False
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                async with self._leadership() as still_leader:
+                    self.is_leader = True
+                    backoff = 0.2
+                    await self._drain_forever(still_leader)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the relay must outlive any outage
+                log.warning("outbox relay of %s paused: %s", self.outbox.service, exc)
+            finally:
+                self.is_leader = False
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    @contextlib.asynccontextmanager
+    async def _leadership(self) -> AsyncIterator[Any]:
+        if self.engine.dialect.name == "postgresql":
+            async with self._postgres_leadership() as alive:
+                yield alive
+        else:
+            async with self._file_leadership() as alive:
+                yield alive
+
+    @contextlib.asynccontextmanager
+    async def _postgres_leadership(self) -> AsyncIterator[Any]:
+        url = make_url(self.database_url).set(drivername="postgresql")
+        conn = await asyncpg.connect(url.render_as_string(hide_password=False), timeout=5)
+        try:
+            lock_key = zlib.crc32(f"outbox-relay:{self.outbox.service}".encode())
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock_key):
+                await asyncio.sleep(self.poll_interval)
+            await conn.add_listener(notify_channel(self.outbox.service),
+                                    lambda *_: self.outbox.wake())
+            yield lambda: not conn.is_closed()
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), timeout=2)
+            if not conn.is_closed():
+                conn.terminate()
+
+    @contextlib.asynccontextmanager
+    async def _file_leadership(self) -> AsyncIterator[Any]:
+        assert self.lock_path is not None
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.lock_path.open("w") as handle:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(self.poll_interval)
+            try:
+                yield lambda: True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    async def _drain_forever(self, still_leader: Any) -> None:
+        producer = self.bus.producer()
+        await producer.start()
+        try:
+            while still_leader():
+                self.outbox._wake.clear()
+                published = await self.publish_batch(producer)
+                if published:
+                    continue
+                await self._update_backlog()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.outbox._wake.wait(), self.poll_interval)
+        finally:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+
+    async def publish_batch(self, producer: Producer) -> int:
+        table = self.outbox.table
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(
+                select(table.c.id, table.c.topic, table.c.key, table.c.type, table.c.payload)
+                .order_by(table.c.id).limit(RELAY_BATCH))).all()
+        if not rows:
+            return 0
+        started = time.perf_counter()
+        await producer.publish([
+            OutgoingMessage(topic=r.topic, key=r.key, value=bytes(r.payload),
+                            headers=(("content-type", b"application/cloudevents+json"),
+                                     ("ce_type", r.type.encode())))
+            for r in rows
+        ])
+        self.metrics.relay_latency.observe(time.perf_counter() - started)
+        self.metrics.relay_batch.observe(len(rows))
+        # A crash here republishes these rows: consumers deduplicate by event id.
+        async with self.engine.begin() as conn:
+            # Exact ids, not a range: a row with a lower id may have been committed after the read.
+            await conn.execute(delete(table).where(table.c.id.in_([r.id for r in rows])))
+        for r in rows:
+            self.metrics.events_published.labels(topic=r.topic, type=r.type).inc()
+        return len(rows)
+
+    async def _update_backlog(self) -> None:
+        table = self.outbox.table
+        async with self.engine.connect() as conn:
+            count, oldest = (await conn.execute(
+                select(func.count(), func.min(table.c.created_at)))).one()
+        self.metrics.outbox_backlog.set(count)
+        if oldest is None:
+            self.metrics.outbox_oldest_age.set(0)
+        else:
+            if oldest.tzinfo is None:
+                oldest = oldest.replace(tzinfo=UTC)
+            self.metrics.outbox_oldest_age.set((datetime.now(UTC) - oldest).total_seconds())
+
+
+__all__ = ["Outbox", "OutboxRelay", "UnitOfWork", "new_event", "topic_of"]

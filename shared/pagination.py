@@ -1,0 +1,43 @@
+"""Keyset pagination with opaque cursors: ``{"items": [...], "next_cursor": ...}``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel, Field
+
+from shared.errors import DomainError
+
+
+class InvalidCursor(DomainError):
+    status = 400
+    code = "invalid_cursor"
+    title = "Invalid cursor"
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="Pass as `cursor` to get the next page; null at the end.")
+
+
+LimitQuery = Annotated[int, Query(ge=1, le=500, description="Page size (default 50, max 500).")]
+CursorQuery = Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page.")]
+
+
+def encode_cursor(last_key: str) -> str:
+    return base64.urlsafe_b64encode(last_key.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidCursor("the cursor is not one this service issued; start again without it") from None
