@@ -10,7 +10,7 @@ from typing import Any
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, Dialect, MetaData, Numeric, event
+from sqlalchemy import BigInteger, DateTime, Dialect, MetaData, Numeric, String, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -54,6 +54,26 @@ class MoneyType(TypeDecorator[Decimal]):
         return Decimal(value).quantize(Decimal("0.01"))
 
 
+class RateType(TypeDecorator[Decimal]):
+    """An exact exchange rate: NUMERIC(18, 8) on PostgreSQL, decimal text on SQLite."""
+
+    impl = Numeric(18, 8)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(18, 8, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return str(value) if dialect.name == "sqlite" else Decimal(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(str(value)).normalize()
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC timestamps on every dialect (SQLite forgets the zone)."""
 
@@ -75,9 +95,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _ensure_sqlite_dir(url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling breaks SAVEPOINT; take it over (SQLAlchemy docs).
@@ -86,6 +104,13 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
                                pool_recycle=1800)
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -98,38 +123,45 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
 
 
-def insert_ignoring_duplicates(conn: AsyncConnection | Connection, table: Any) -> Any:
-    """``INSERT … ON CONFLICT DO NOTHING`` in the dialect of the connection."""
+def dialect_insert(conn: AsyncConnection | Connection, table: Any) -> Any:
+    """An INSERT that knows ``ON CONFLICT`` in the connection's dialect (PostgreSQL or SQLite)."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(table).on_conflict_do_nothing()
+        return pg_insert(table)
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return sqlite_insert(table).on_conflict_do_nothing()
+    return sqlite_insert(table)
+
+
+def insert_ignoring_duplicates(conn: AsyncConnection | Connection, table: Any) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING``."""
+    return dialect_insert(conn, table).on_conflict_do_nothing()
 
 
 def upsert_adding(conn: AsyncConnection | Connection, table: Any, keys: Iterable[str],
                   values: dict[str, Any], increments: Iterable[str]) -> Any:
     """``INSERT … ON CONFLICT (keys) DO UPDATE SET col = col + excluded.col`` for counters."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt = pg_insert(table).values(**values)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(table).values(**values)
+    stmt = dialect_insert(conn, table).values(**values)
     return stmt.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={c: table.c[c] + stmt.excluded[c] for c in increments},
-    )
+        index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in increments})
+
+
+def upsert_replacing(conn: AsyncConnection | Connection, table: Any, keys: Iterable[str],
+                     values: dict[str, Any]) -> Any:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE SET`` every other column: a replica row's latest state."""
+    keys = list(keys)
+    stmt = dialect_insert(conn, table).values(**values)
+    return stmt.on_conflict_do_update(index_elements=keys,
+                                      set_={c: stmt.excluded[c] for c in values if c not in keys})
 
 
 def run_migrations(service_dir: Path, database_url: str) -> None:
     """``alembic upgrade head`` for one service (blocking; the env.py runs its own event loop)."""
     from alembic import command
     from alembic.config import Config
+
+    _ensure_sqlite_dir(database_url)
 
     config = Config(str(service_dir / "alembic.ini"))
     config.set_main_option("script_location", str(service_dir / "migrations"))
@@ -140,3 +172,4 @@ def run_migrations(service_dir: Path, database_url: str) -> None:
 
 async def migrate(service_dir: Path, database_url: str) -> None:
     await asyncio.to_thread(run_migrations, service_dir, database_url)
+

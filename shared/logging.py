@@ -27,3 +27,4 @@ def configure_logging(service: str | None = None) -> None:
     root.setLevel(level)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

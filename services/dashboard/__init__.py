@@ -1,0 +1,1 @@
+"""Dashboard: the read model of the announced figures, fed only by events."""

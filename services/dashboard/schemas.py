@@ -1,0 +1,33 @@
+"""Response bodies of the dashboard API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from shared.events.types import Money
+from shared.stats import DelegateFigures, NetworkFigures, ProjectFigures
+
+
+class Totals(BaseModel):
+    """The three inner objects have exactly the shape of the services' ``/stats``."""
+
+    delegates: DelegateFigures
+    projects: ProjectFigures
+    network: NetworkFigures
+    updated_at: datetime | None = Field(description="When an event last changed a figure.")
+
+
+class CountryRow(BaseModel):
+    country: str = Field(description="ISO 3166-1 alpha-2.")
+    delegates: int = Field(description="Registered delegates (not cancelled).")
+    checked_in: int
+    organizations: int = Field(description="Active network members.")
+    projects: int = Field(description="Signed projects with a party from this country.")
+    amount_cny: Money = Field(description="Full value of those projects (a project counts for each of "
+                                          "its countries, so rows do not add up to the total).")
+
+
+class Countries(BaseModel):
+    items: list[CountryRow]

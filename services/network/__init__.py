@@ -1,0 +1,1 @@
+"""Network: member organisations of the Overseas Chinese Collaboration Network."""

@@ -1,0 +1,25 @@
+"""Wires the network service: its tables, routes and background work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.network.api import router
+from services.network.models import platform
+from shared.app import create_service_app
+from shared.bus import Bus
+from shared.settings import ServiceSettings
+
+SERVICE_DIR = Path(__file__).parent
+
+
+def create_app(settings: ServiceSettings | None = None, *, bus: Bus | None = None) -> FastAPI:
+    return create_service_app(
+        settings or ServiceSettings("network"),
+        title="Conference network",
+        description="Member organisations of the Collaboration Network: join, leave, the public "
+                    "directory. Publishes to `conference.network`.",
+        tables=platform, routers=[router], bus=bus,
+    )

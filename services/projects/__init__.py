@@ -1,0 +1,1 @@
+"""Projects: signed cooperation projects and the Top-10 cases showcase."""
