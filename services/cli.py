@@ -80,6 +80,7 @@ def serve(
 def run(
     demo: Annotated[bool, typer.Option(help="Replay the 2025 conference once the services are up.")] = False,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
+    base_port: Annotated[int, typer.Option(help="Dashboard port; the others follow (+1, +2, +3).")] = 8000,
 ) -> None:
     """Start all four services in one process (embedded bus and SQLite unless configured otherwise)."""
     configure_logging()
@@ -89,13 +90,15 @@ def run(
     for name in ORDER:
         migrate_service(settings[name])
     console.print(f"[bold]Conference platform[/] — bus: {platform.bus}, data: {platform.data_dir.resolve()}")
+    ports = {name: base_port + SERVICE_PORTS[name] - SERVICE_PORTS["dashboard"] for name in ORDER}
     for name in ORDER:
-        console.print(f"  {name:<13} http://{host}:{SERVICE_PORTS[name]}  (docs: /docs)")
-    console.print(f"  live page     http://{host}:{SERVICE_PORTS['dashboard']}/")
+        console.print(f"  {name:<13} http://{host}:{ports[name]}  (docs: /docs)")
+    console.print(f"  live page     http://{host}:{ports['dashboard']}/")
     console.print(f"  admin token   {token}   (Authorization: Bearer …)")
     if demo:
         console.print("[yellow]--demo: the 2025 replay arrives with issue #5; starting empty.[/]")
-    asyncio.run(_serve_all({name: SERVICES[name][0](settings[name]) for name in ORDER}, host))
+    apps = {name: SERVICES[name][0](settings[name]) for name in ORDER}
+    asyncio.run(_serve_all({ports[name]: apps[name] for name in ORDER}, host))
 
 
 class _Server(uvicorn.Server):
@@ -106,10 +109,10 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def _serve_all(apps: dict[str, FastAPI], host: str) -> None:
-    servers = [_Server(uvicorn.Config(app, host=host, port=SERVICE_PORTS[name], log_level="warning",
-                                      access_log=False, lifespan="on"))
-               for name, app in apps.items()]
+async def _serve_all(apps: dict[int, FastAPI], host: str) -> None:
+    servers = [_Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                      lifespan="on"))
+               for port, app in apps.items()]
     loop = asyncio.get_running_loop()
 
     def stop() -> None:

@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make run` and `make test`. Both install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+DATA_DIR ?= $(or $(CONFERENCE_DATA_DIR),data)
+PYTEST_ARGS ?=
+
+.PHONY: install run test test-unit test-fast stack stack-stop lint fmt clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { echo "cannot create a virtualenv: apt-get install python3-venv"; exit 1; }
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+## The platform on the embedded default; the 2025 replay when the data directory is empty.
+run: install
+	@if [ -z "$$(ls -A $(DATA_DIR) 2>/dev/null)" ]; then demo=--demo; fi; \
+	CONFERENCE_DATA_DIR=$(DATA_DIR) $(BIN)/conference run $$demo
+
+## Every suite, against the real PostgreSQL and Kafka of deploy/local/.
+test: install stack
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+stack:
+	deploy/local/postgres.sh start
+	deploy/local/kafka.sh start
+
+stack-stop:
+	-deploy/local/kafka.sh stop
+	-deploy/local/postgres.sh stop
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy shared services
+	$(BIN)/lint-imports
+
+fmt: install
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

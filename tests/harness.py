@@ -1,0 +1,120 @@
+"""Run services for tests: in-process (ASGI, for integration tests) or as real processes (e2e)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from services.cli import SERVICES
+from shared.db import migrate
+from shared.settings import PlatformSettings, ServiceSettings
+
+ADMIN_TOKEN = "test-admin-token"
+ROLE_TOKENS = {"registrar-token": ["registrar"], "projects-token": ["projects"], "network-token": ["network"],
+               "checkin-token": ["checkin"]}
+
+
+def platform_settings(*, bus: str, data_dir: Path, topic_prefix: str, kafka_bootstrap: str = "127.0.0.1:9092",
+                      **overrides: Any) -> PlatformSettings:
+    import json
+
+    return PlatformSettings(bus=bus, data_dir=data_dir, topic_prefix=topic_prefix, kafka_bootstrap=kafka_bootstrap,
+                            admin_token=ADMIN_TOKEN, tokens=json.dumps(ROLE_TOKENS), **overrides)
+
+
+@contextlib.asynccontextmanager
+async def running_service(service: str, platform: PlatformSettings, database_url: str | None = None
+                          ) -> AsyncIterator[httpx.AsyncClient]:
+    """The service's app with its lifespan (relay, consumers) running, behind an httpx client."""
+    settings = ServiceSettings(service, platform, database_url=database_url)
+    create_app, service_dir = SERVICES[service]
+    await migrate(service_dir, settings.database_url)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{service}",
+                                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 30.0,
+                     interval: float = 0.05) -> Any:
+    """Poll ``check`` until it returns a truthy value (or stops raising AssertionError)."""
+    deadline = time.monotonic() + timeout
+    last: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = await check()
+            if result:
+                return result
+        except AssertionError as exc:
+            last = exc
+        await asyncio.sleep(interval)
+    if last is not None:
+        raise last
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class ServiceProcess:
+    """``conference serve <service>`` as a separate OS process, killable with SIGKILL."""
+
+    def __init__(self, service: str, env: dict[str, str], log_dir: Path) -> None:
+        self.service = service
+        self.env = env
+        self.port = free_port()
+        self.log_path = log_dir / f"{service}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "serve", self.service, "--port", str(self.port)],
+            env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        async with httpx.AsyncClient() as client:
+            async def ready() -> bool:
+                assert self.process is not None and self.process.poll() is None, (
+                    f"{self.service} exited:\n{self.log_path.read_text()[-3000:]}")
+                try:
+                    return (await client.get(f"{self.url}/healthz", timeout=1)).status_code == 200
+                except httpx.HTTPError:
+                    return False
+            await eventually(ready, timeout=timeout, interval=0.1)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no flush — a crash."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
