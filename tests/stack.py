@@ -15,9 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("registration", "projects", "network", "dashboard")
 
 
-def _script(name: str, command: str) -> str:
+def _script(name: str, command: str, env: dict[str, str] | None = None) -> str:
     result = subprocess.run([str(ROOT / "deploy" / "local" / name), command], capture_output=True, text=True,
-                            timeout=900)
+                            timeout=900, env={**os.environ, **(env or {})})
     if result.returncode != 0:
         raise RuntimeError(f"deploy/local/{name} {command} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout
@@ -37,8 +37,34 @@ def start_kafka() -> dict[str, str]:
     return _exports(_script("kafka.sh", "env"))
 
 
-def stop_kafka() -> None:
-    _script("kafka.sh", "stop")
+class PrivateKafka:
+    """A broker of one test's own (its own port and data), so stopping it disturbs no other test."""
+
+    def __init__(self, state_dir: Path) -> None:
+        port = _free_port_pair()
+        self.env = {"CONFERENCE_KAFKA_PORT": str(port), "CONFERENCE_STATE_DIR": str(state_dir)}
+
+    def start(self) -> dict[str, str]:
+        _script("kafka.sh", "start", self.env)
+        return _exports(_script("kafka.sh", "env", self.env))
+
+    def stop(self) -> None:
+        _script("kafka.sh", "stop", self.env)
+
+
+def _free_port_pair() -> int:
+    import socket
+
+    while True:
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port: int = a.getsockname()[1]
+            with socket.socket() as b:
+                try:
+                    b.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+            return port
 
 
 def restart_postgres() -> None:

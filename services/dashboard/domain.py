@@ -79,8 +79,9 @@ def change(old: Contribution, new: Contribution) -> Contribution:
         for key in set(old.get(table, {})) | set(new.get(table, {})):
             before = old.get(table, {}).get(key, Counter())
             after = new.get(table, {}).get(key, Counter())
-            moved = Counter({c: after.get(c, 0) - before.get(c, 0) for c in set(before) | set(after)})
-            if any(moved.values()):
+            moved = Counter({c: after.get(c, 0) - before.get(c, 0) for c in set(before) | set(after)
+                             if after.get(c, 0) != before.get(c, 0)})
+            if moved:
                 rows[key] = moved
         if not rows:
             del delta[table]
