@@ -144,7 +144,7 @@ async def _ensure_topics(bus: Bus, topics: list[str]) -> None:
         try:
             await bus.ensure_topics(topics)
             return
-        except Exception as exc:  # noqa: BLE001 - keep trying until the broker is back
+        except Exception as exc:
             log.warning("cannot create topics yet: %r", exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
@@ -178,7 +178,7 @@ async def _database_ok(engine: AsyncEngine) -> bool:
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         return True
-    except Exception:  # noqa: BLE001 - any failure means "not ready"
+    except Exception:
         return False
 
 

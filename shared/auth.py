@@ -33,7 +33,8 @@ def require_role(*roles: str) -> Callable[..., Awaitable[frozenset[str]]]:
         credentials = await _bearer(request)
         if credentials is None:
             raise Unauthenticated("send `Authorization: Bearer <token>`; this request changes data")
-        token_roles = request.app.state.context.settings.platform.token_roles.get(credentials.credentials)
+        token_roles: frozenset[str] | None = request.app.state.context.settings.platform.token_roles.get(
+            credentials.credentials)
         if token_roles is None:
             raise Unauthenticated("the bearer token is not known to this service")
         if not token_roles & allowed:

@@ -78,7 +78,7 @@ class EventConsumer:
                         await consumer.commit(next_offsets(messages))
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - restart from the committed offsets after any outage
+            except Exception as exc:
                 log.warning("consumer %s restarting after: %r", self.group, exc)
             finally:
                 self.running = False
@@ -86,7 +86,7 @@ class EventConsumer:
                     if part is not None:
                         try:
                             await asyncio.wait_for(part.stop(), timeout=5)
-                        except Exception:  # noqa: BLE001 - a broken client has nothing left to flush
+                        except Exception:
                             pass
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)

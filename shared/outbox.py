@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.bus import Bus, OutgoingMessage, Producer
 from shared.events import CloudEvent, new_event, topic_of
-from shared.events.catalogue import definition_of_payload
 from shared.logging import request_id_var
 from shared.metrics import PlatformMetrics
 from shared.tables import PlatformTables
@@ -142,7 +141,7 @@ class OutboxRelay:
                     await self._drain_forever(still_leader)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the relay must outlive any outage
+            except Exception as exc:
                 log.warning("outbox relay of %s paused: %s", self.outbox.service, exc)
             finally:
                 self.is_leader = False

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.db import UtcDateTime
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -15,6 +14,8 @@ from sqlalchemy import (
     Table,
     Text,
 )
+
+from shared.db import UtcDateTime
 
 AUTO_ID = BigInteger().with_variant(Integer(), "sqlite")
 

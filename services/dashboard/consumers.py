@@ -19,13 +19,13 @@ from services.dashboard.models import (
     seen_projects,
 )
 from shared.app import Subscription
-from shared.inbox import Handler
 from shared.db import upsert_adding, upsert_replacing
 from shared.events import CATALOGUE, CloudEvent
 from shared.events.network import OrganizationState
 from shared.events.projects import ProjectState
 from shared.events.registration import DelegateState, EditionOpened
 from shared.events.types import DelegateStatus, OrganizationStatus, ProjectStatus
+from shared.inbox import Handler
 
 
 async def apply_change(conn: AsyncConnection, delta: domain.Contribution) -> None:

@@ -22,7 +22,7 @@ from shared.stats import NetworkFigures
 
 async def join(*, uow: UnitOfWork, request: OrganizationCreate) -> dict[str, Any]:
     async with uow:
-        row = {
+        row: dict[str, Any] = {
             "id": str(uuid.uuid4()), "name": request.name, "name_normalized": domain.normalize_name(request.name),
             "name_zh": request.name_zh, "country": request.country, "kind": request.kind.value,
             "city": request.city, "website": str(request.website) if request.website else None,

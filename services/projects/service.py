@@ -38,7 +38,7 @@ async def sign_project(*, uow: UnitOfWork, request: ProjectCreate) -> dict[str, 
             for org_id in org_ids:
                 domain.check_member_active(org_id, statuses.get(org_id))
         now = datetime.now(UTC)
-        row = {
+        row: dict[str, Any] = {
             "id": str(uuid.uuid4()), "edition_id": request.edition_id, "title": request.title,
             "sector": request.sector.value, "amount": request.amount, "currency": request.currency,
             "fx_rate_to_cny": request.fx_rate_to_cny,

@@ -35,7 +35,7 @@ async def open_edition(*, uow: UnitOfWork, request: EditionCreate) -> dict[str, 
     domain.check_edition_dates(request.year, request.starts_on, request.ends_on)
     async with uow:
         number, rotation_host = await next_edition(uow.conn)
-        row = {
+        row: dict[str, Any] = {
             "id": str(uuid.uuid4()), "number": number, "year": request.year,
             "host": (request.host or rotation_host).value, "city": request.city, "theme": request.theme,
             "starts_on": request.starts_on, "ends_on": request.ends_on, "created_at": datetime.now(UTC),
@@ -68,7 +68,7 @@ async def register_delegate(*, uow: UnitOfWork, request: DelegateCreate) -> dict
         if exists is None:
             raise domain.UnknownEdition(f"edition_id {request.edition_id} does not name an edition",
                                         field="edition_id")
-        row = {
+        row: dict[str, Any] = {
             "id": str(uuid.uuid4()), "edition_id": request.edition_id, "full_name": request.full_name,
             "name_zh": request.name_zh, "country": request.country, "city": request.city,
             "organization": request.organization, "email": str(request.email),

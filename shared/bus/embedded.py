@@ -174,7 +174,7 @@ class EmbeddedConsumer:
         cur = await conn.execute("SELECT member FROM group_members WHERE grp=? ORDER BY member", (self._group,))
         members = [r[0] for r in await cur.fetchall()]
         index, count = members.index(self._member), len(members)
-        all_partitions = []
+        all_partitions: list[tuple[str, int]] = []
         for topic in sorted(self._topics):
             n = await self._bus._partitions_of(conn, topic, create=True)
             all_partitions.extend((topic, p) for p in range(n))
@@ -266,7 +266,7 @@ class EmbeddedBus:
             conn = await _connect(self.path)
             await conn.close()
             return True
-        except Exception:  # noqa: BLE001 - any failure to open the log means "not ready"
+        except Exception:
             return False
 
     async def close(self) -> None:

@@ -136,7 +136,7 @@ class KafkaBus:
         finally:
             try:
                 await admin.close()
-            except Exception:  # noqa: BLE001 - closing a half-started client may fail; it holds nothing
+            except Exception:
                 pass
 
     async def close(self) -> None:
