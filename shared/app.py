@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.bus import Bus, open_bus
 from shared.db import make_engine
 from shared.errors import DomainError
+from shared.idempotency import IdempotencyMiddleware
 from shared.events.catalogue import TOPICS
 from shared.inbox import EventConsumer, Handler
 from shared.logging import request_id_var
@@ -130,6 +131,7 @@ def create_service_app(
     app.state.context = context
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["X-Request-ID"])
+    app.add_middleware(IdempotencyMiddleware, engine=engine, table=tables.idempotency_keys)
     app.add_middleware(RequestMiddleware, metrics=metrics)
     _install_error_handlers(app)
     app.include_router(_operations_router(context))
