@@ -30,8 +30,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.bus import Bus, open_bus
 from shared.db import make_engine
 from shared.errors import DomainError
-from shared.idempotency import IdempotencyMiddleware
 from shared.events.catalogue import TOPICS
+from shared.idempotency import IdempotencyMiddleware
 from shared.inbox import EventConsumer, Handler
 from shared.logging import request_id_var
 from shared.metrics import PlatformMetrics
@@ -199,7 +199,11 @@ def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JS
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.detail, exc.code, **exc.extra)
+        extra = dict(exc.extra)
+        if exc.status == 422 and "errors" not in extra:
+            # DESIGN.md §5: every 422 carries its list of field errors, domain rules included.
+            extra["errors"] = [{"field": str(extra.get("field", "body")), "message": exc.detail, "type": exc.code}]
+        return problem(exc.status, exc.title, exc.detail, exc.code, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -229,6 +233,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.connection_invalidated:
             return problem(503, "Service unavailable", "the service's database is unreachable; retry shortly",
                            "database_unavailable")
+        if getattr(exc.orig, "sqlstate", None) == "22021":  # character_not_in_repertoire: a NUL in text
+            return problem(400, "Invalid characters", "the request holds a character that text cannot contain "
+                           "(such as \\u0000); remove it and retry", "invalid_characters")
         log.exception("database error", exc_info=exc)
         return problem(500, "Internal error", "an unexpected database error occurred", "internal_error")
 

@@ -35,9 +35,13 @@ def encode_cursor(last_key: str) -> str:
 
 
 def decode_cursor(cursor: str | None) -> str | None:
-    if cursor is None:
+    if not cursor:
         return None
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        # validate=True: characters outside the alphabet are an error, not silently dropped.
+        key = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidCursor("the cursor is not one this service issued; start again without it") from None
+        key = ""
+    if not key or not key.isprintable():
+        raise InvalidCursor("the cursor is not one this service issued; start again without it")
+    return key

@@ -322,6 +322,17 @@ async def test_malformed_json_is_400(reg: Deployment, content: bytes) -> None:
             assert_problem(response, 400, "malformed_json")
 
 
+@pytest.mark.parametrize("change", [{"full_name": "Tan\u0000Wei"}, {"organization": "\u0000"},
+                                    {"edition_id": "\u0000"}])
+async def test_nul_characters_are_rejected(reg: Deployment, edition: dict[str, Any], change: dict[str, Any]
+                                           ) -> None:
+    """PostgreSQL text cannot hold U+0000: a clear 400, not a 500 (SQLite would have stored it)."""
+    body = delegate_body(edition["id"], **change)
+    async with nothing_written(reg, "registration", "/stats"):
+        assert_problem(await reg["registration"].post("/delegates", json=body), 400, "invalid_characters")
+    assert_problem(await reg["registration"].get("/delegates/%00"), 400, "invalid_characters")
+
+
 @pytest.mark.parametrize("body", [[], "a string", 42, None])
 async def test_non_object_body_is_422(reg: Deployment, body: Any) -> None:
     async with nothing_written(reg, "registration", "/stats"):
@@ -415,7 +426,8 @@ async def test_no_request_makes_a_server_error(reg: Deployment, edition: dict[st
         ("POST", "/delegates", b"\xff\xfe\x00"),
         ("POST", "/delegates", b'{"a":' * 10000),
         ("POST", "/editions", edition_body(year=10**40)),
-        ("POST", "/editions", edition_body(year=1e400)),
+        ("POST", "/editions", b'{"year": 1e400, "starts_on": "2025-10-20", "ends_on": "2025-10-22"}'),
+        ("POST", "/editions", b'{"year": NaN, "starts_on": "2025-10-20", "ends_on": "2025-10-22"}'),
         ("POST", "/editions", edition_body(city="\u0000")),
         ("POST", "/editions", edition_body(starts_on="0000-00-00")),
     ])
