@@ -58,6 +58,7 @@ class ServiceContext:
 
     settings: ServiceSettings
     engine: AsyncEngine
+    read_engine: AsyncEngine
     tables: PlatformTables
     outbox: Outbox
     bus: Bus
@@ -88,10 +89,11 @@ def create_service_app(
 ) -> FastAPI:
     metrics = PlatformMetrics(settings.service)
     engine = make_engine(settings.database_url)
+    read_engine = make_engine(settings.database_url, read_only=True) if not settings.is_postgres else engine
     bus = bus or open_bus(settings.platform)
     outbox = Outbox(settings.service, tables, settings.platform.topic_prefix)
-    context = ServiceContext(settings=settings, engine=engine, tables=tables, outbox=outbox, bus=bus,
-                             metrics=metrics)
+    context = ServiceContext(settings=settings, engine=engine, read_engine=read_engine, tables=tables,
+                             outbox=outbox, bus=bus, metrics=metrics)
     platform = settings.platform
 
     for sub in subscriptions:
@@ -125,6 +127,7 @@ def create_service_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await engine.dispose()
+            await read_engine.dispose()
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
                   responses={422: {"description": "Invalid input (problem+json with field errors)"}})

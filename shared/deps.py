@@ -19,7 +19,7 @@ def get_context(request: Request) -> ServiceContext:
 
 
 async def read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    async with get_context(request).engine.connect() as conn:
+    async with get_context(request).read_engine.connect() as conn:
         yield conn
 
 

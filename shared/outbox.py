@@ -132,12 +132,11 @@ class OutboxRelay:
         self.is_leader = False
 
     async def run(self) -> None:
-        backoff = 0.2
+        self._backoff = 0.2
         while True:
             try:
                 async with self._leadership() as still_leader:
                     self.is_leader = True
-                    backoff = 0.2
                     await self._drain_forever(still_leader)
             except asyncio.CancelledError:
                 raise
@@ -145,8 +144,8 @@ class OutboxRelay:
                 log.warning("outbox relay of %s paused: %s", self.outbox.service, exc)
             finally:
                 self.is_leader = False
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, 5.0)
 
     @contextlib.asynccontextmanager
     async def _leadership(self) -> AsyncIterator[Any]:
@@ -193,6 +192,7 @@ class OutboxRelay:
     async def _drain_forever(self, still_leader: Any) -> None:
         producer = self.bus.producer()
         await producer.start()
+        self._backoff = 0.2  # the bus answers again: the next outage starts from a short pause
         try:
             while still_leader():
                 self.outbox._wake.clear()

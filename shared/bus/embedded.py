@@ -61,18 +61,24 @@ class _AppendSignal:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(event.set)
 
-    async def wait(self, timeout: float) -> None:
-        event = asyncio.Event()
-        entry = (asyncio.get_running_loop(), event)
+    def register(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Event]:
+        """Register before reading, so an append between the read and the wait is not missed."""
+        entry = (asyncio.get_running_loop(), asyncio.Event())
         with self._lock:
             self._waiters.add(entry)
+        return entry
+
+    def discard(self, entry: tuple[asyncio.AbstractEventLoop, asyncio.Event]) -> None:
+        with self._lock:
+            self._waiters.discard(entry)
+
+    async def wait(self, entry: tuple[asyncio.AbstractEventLoop, asyncio.Event], timeout: float) -> None:
         try:
-            await asyncio.wait_for(event.wait(), timeout)
+            await asyncio.wait_for(entry[1].wait(), timeout)
         except TimeoutError:
             pass
         finally:
-            with self._lock:
-                self._waiters.discard(entry)
+            self.discard(entry)
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
@@ -195,11 +201,13 @@ class EmbeddedConsumer:
         signal = _AppendSignal.for_path(self._bus.path)
         while True:
             await self._heartbeat()
+            waiter = signal.register()
             received = await self._read(max_records)
             remaining = deadline - time.monotonic()
             if received or remaining <= 0:
+                signal.discard(waiter)
                 return received
-            await signal.wait(min(remaining, CROSS_PROCESS_POLL_SECONDS))
+            await signal.wait(waiter, min(remaining, CROSS_PROCESS_POLL_SECONDS))
 
     async def _read(self, max_records: int) -> list[ReceivedMessage]:
         assert self._conn is not None
