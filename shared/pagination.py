@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, Select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.errors import DomainError
 
@@ -45,3 +47,15 @@ def decode_cursor(cursor: str | None) -> str | None:
     if not key or not key.isprintable():
         raise InvalidCursor("the cursor is not one this service issued; start again without it")
     return key
+
+
+async def keyset_page(conn: AsyncConnection, query: Select[Any], id_column: ColumnElement[str], *, limit: int,
+                      cursor: str | None) -> tuple[list[Any], str | None]:
+    """One page of ``query`` in ``id_column`` order, after the row the cursor names."""
+    query = query.order_by(id_column).limit(limit + 1)
+    after = decode_cursor(cursor)
+    if after:
+        query = query.where(id_column > after)
+    rows = list((await conn.execute(query)).all())
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor

@@ -16,7 +16,7 @@ from services.network.schemas import OrganizationCreate
 from shared.events.network import OrganizationJoined, OrganizationLeft, OrganizationPrevious
 from shared.events.types import OrganizationKind, OrganizationStatus
 from shared.outbox import UnitOfWork
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import keyset_page
 from shared.stats import NetworkFigures
 
 
@@ -51,19 +51,15 @@ async def get_organization(conn: AsyncConnection, organization_id: str) -> Any:
 async def list_organizations(conn: AsyncConnection, *, country: str | None, kind: OrganizationKind | None,
                              status: OrganizationStatus | None, limit: int, cursor: str | None
                              ) -> tuple[list[Any], str | None]:
-    query = select(organizations).order_by(organizations.c.id).limit(limit + 1)
+    query = select(organizations)
     if country:
         query = query.where(organizations.c.country == country)
     if kind:
         query = query.where(organizations.c.kind == kind.value)
     if status:
         query = query.where(organizations.c.status == status.value)
-    after = decode_cursor(cursor)
-    if after:
-        query = query.where(organizations.c.id > after)
-    rows = list((await conn.execute(query)).all())
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    rows, next_cursor = await keyset_page(conn, query, organizations.c.id, limit=limit, cursor=cursor)
+    return rows, next_cursor
 
 
 async def leave(*, uow: UnitOfWork, organization_id: str) -> OrganizationStatus:

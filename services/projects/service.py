@@ -17,7 +17,7 @@ from services.projects.schemas import ProjectCreate
 from shared.events.projects import ProjectPrevious, ProjectSigned, ProjectWithdrawn
 from shared.events.types import OrganizationStatus, ProjectStatus, Sector
 from shared.outbox import UnitOfWork
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import keyset_page
 from shared.stats import ProjectFigures, project_figures
 
 
@@ -79,7 +79,7 @@ async def get_project(conn: AsyncConnection, project_id: str) -> dict[str, Any]:
 async def list_projects(conn: AsyncConnection, *, edition_id: str | None, sector: Sector | None,
                         status: ProjectStatus | None, country: str | None, limit: int, cursor: str | None
                         ) -> tuple[list[dict[str, Any]], str | None]:
-    query = select(projects).order_by(projects.c.id).limit(limit + 1)
+    query = select(projects)
     if edition_id:
         query = query.where(projects.c.edition_id == edition_id)
     if sector:
@@ -89,12 +89,7 @@ async def list_projects(conn: AsyncConnection, *, edition_id: str | None, sector
     if country:
         query = query.where(projects.c.id.in_(
             select(project_parties.c.project_id).where(project_parties.c.country == country)))
-    after = decode_cursor(cursor)
-    if after:
-        query = query.where(projects.c.id > after)
-    rows = list((await conn.execute(query)).all())
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    rows = rows[:limit]
+    rows, next_cursor = await keyset_page(conn, query, projects.c.id, limit=limit, cursor=cursor)
     parties = await _parties_of(conn, [r.id for r in rows])
     return [{**r._mapping, "parties": parties[r.id]} for r in rows], next_cursor
 

@@ -16,7 +16,7 @@ from services.registration.schemas import DelegateCreate, EditionCreate
 from shared.events.registration import DelegateCancelled, DelegatePrevious, DelegateRegistered, EditionOpened
 from shared.events.types import DelegateCategory, DelegateStatus, Host
 from shared.outbox import UnitOfWork
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import keyset_page
 from shared.stats import DelegateFigures
 
 
@@ -99,19 +99,15 @@ async def get_delegate(conn: AsyncConnection, delegate_id: str) -> Any:
 async def list_delegates(conn: AsyncConnection, *, edition_id: str | None, country: str | None,
                          status: DelegateStatus | None, limit: int, cursor: str | None
                          ) -> tuple[list[Any], str | None]:
-    query = select(delegates).order_by(delegates.c.id).limit(limit + 1)
+    query = select(delegates)
     if edition_id:
         query = query.where(delegates.c.edition_id == edition_id)
     if country:
         query = query.where(delegates.c.country == country)
     if status:
         query = query.where(delegates.c.status == status.value)
-    after = decode_cursor(cursor)
-    if after:
-        query = query.where(delegates.c.id > after)
-    rows = list((await conn.execute(query)).all())
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    rows, next_cursor = await keyset_page(conn, query, delegates.c.id, limit=limit, cursor=cursor)
+    return rows, next_cursor
 
 
 async def cancel_delegate(*, uow: UnitOfWork, delegate_id: str) -> DelegateStatus:
