@@ -38,6 +38,7 @@ class _Outcome:
     applied: int = 0
     duplicates: int = 0
     dead: list[tuple[ReceivedMessage, str]] | None = None
+    dead_event_ids: list[str] | None = None
 
 
 class EventConsumer:
@@ -66,6 +67,8 @@ class EventConsumer:
             consumer: Consumer | None = None
             producer: Producer | None = None
             try:
+                # Created up front: a broker without topic auto-creation still takes the dead letters.
+                await self.bus.ensure_topics([*self.topics, *(dead_letter_topic(t, self.group) for t in self.topics)])
                 consumer = self.bus.consumer(self.topics, group=self.group)
                 await consumer.start()
                 producer = self.bus.producer()
@@ -79,6 +82,9 @@ class EventConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if (task := asyncio.current_task()) is not None and task.cancelling():
+                    # Shutdown: the cancel surfaced as a driver error; stop instead of restarting.
+                    raise asyncio.CancelledError from exc
                 log.warning("consumer %s restarting after: %r", self.group, exc)
             finally:
                 self.running = False
@@ -94,8 +100,8 @@ class EventConsumer:
     async def process(self, messages: Sequence[ReceivedMessage], producer: Producer) -> None:
         """Apply a batch in one transaction; dead-letter what cannot be applied."""
         started = time.perf_counter()
-        outcome = _Outcome(dead=[])
-        assert outcome.dead is not None
+        outcome = _Outcome(dead=[], dead_event_ids=[])
+        assert outcome.dead is not None and outcome.dead_event_ids is not None
         parsed: list[tuple[ReceivedMessage, CloudEvent, BaseModel]] = []
         for message in messages:
             try:
@@ -109,10 +115,16 @@ class EventConsumer:
             async with self.engine.begin() as conn:
                 for message, envelope, payload in parsed:
                     await self._apply_one(conn, message, envelope, payload, outcome)
-        # Dead letters go out after the commit; a crash before the offset commit may repeat them,
-        # and the repeated dead letter carries the same event id.
+        # Dead letters go out after the commit; only once they are out are their events remembered as
+        # processed, so a crash or a failed publish in between repeats them (same event id), never loses them.
         if outcome.dead:
             await producer.publish([self._dead_letter(m, reason) for m, reason in outcome.dead])
+            if outcome.dead_event_ids:
+                now = datetime.now(UTC)
+                async with self.engine.begin() as conn:
+                    await conn.execute(insert_ignoring_duplicates(conn, self.processed), [
+                        {"consumer": self.group, "event_id": event_id, "processed_at": now}
+                        for event_id in outcome.dead_event_ids])
             for m, reason in outcome.dead:
                 self.metrics.events_dead_lettered.labels(topic=m.topic, reason=reason.split(":")[0][:60]).inc()
                 log.error("dead-lettered %s[%d]@%d: %s", m.topic, m.partition, m.offset, reason)
@@ -127,6 +139,10 @@ class EventConsumer:
     async def _apply_one(self, conn: AsyncConnection, message: ReceivedMessage, envelope: CloudEvent,
                          payload: BaseModel, outcome: _Outcome) -> None:
         handler = self.handlers[envelope.type]
+        assert outcome.dead is not None and outcome.dead_event_ids is not None
+        if envelope.id in outcome.dead_event_ids:  # the same event twice in one batch: dead-letter it once
+            outcome.duplicates += 1
+            return
         for attempt in range(1, self.max_attempts + 1):
             try:
                 async with conn.begin_nested():
@@ -140,16 +156,14 @@ class EventConsumer:
                 outcome.applied += 1
                 return
             except Exception as exc:
-                if _is_connection_error(exc):
+                if _is_connection_error(exc) or ((task := asyncio.current_task()) is not None and task.cancelling()):
                     raise
                 if attempt < self.max_attempts:
                     self.metrics.events_retried.labels(topic=message.topic, type=envelope.type).inc()
                     continue
-                assert outcome.dead is not None
                 outcome.dead.append((message, f"handler_failed: {type(exc).__name__}: {exc}"[:500]))
-                # Remember it as processed so a redelivery does not dead-letter it twice.
-                await conn.execute(insert_ignoring_duplicates(conn, self.processed).values(
-                    consumer=self.group, event_id=envelope.id, processed_at=datetime.now(UTC)))
+                # Remembered as processed by process() once the dead letter is out, not before.
+                outcome.dead_event_ids.append(envelope.id)
 
     def _dead_letter(self, message: ReceivedMessage, reason: str) -> OutgoingMessage:
         headers = (

@@ -141,6 +141,9 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if (task := asyncio.current_task()) is not None and task.cancelling():
+                    # Shutdown: the cancel surfaced as a driver error ("cannot rollback ..."); stop.
+                    raise asyncio.CancelledError from exc
                 log.warning("outbox relay of %s paused: %s", self.outbox.service, exc)
             finally:
                 self.is_leader = False
@@ -162,8 +165,8 @@ class OutboxRelay:
         conn = await asyncpg.connect(url.render_as_string(hide_password=False), timeout=5)
         try:
             lock_key = zlib.crc32(f"outbox-relay:{self.outbox.service}".encode())
-            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock_key):
-                await asyncio.sleep(self.poll_interval)
+            # Blocks in the server until the current leader's session ends: a standby takes over at once.
+            await conn.execute("SELECT pg_advisory_lock($1)", lock_key)
             await conn.add_listener(notify_channel(self.outbox.service),
                                     lambda *_: self.outbox.wake())
             yield lambda: not conn.is_closed()
@@ -183,7 +186,7 @@ class OutboxRelay:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
-                    await asyncio.sleep(self.poll_interval)
+                    await asyncio.sleep(min(self.poll_interval, 1.0))
             try:
                 yield lambda: True
             finally:

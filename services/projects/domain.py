@@ -33,12 +33,28 @@ class ProjectAlreadyWithdrawn(InvalidTransition):
     code = "already_withdrawn"
 
 
+class AmountTooLarge(DomainError):
+    status = 422
+    code = "amount_too_large"
+    title = "Amount too large"
+
+
+# The largest amount (and yuan value) a project may record. Far above any real agreement, and low
+# enough that the dashboard's counters (64-bit integers of fen) still hold the sum of ~90,000 of them.
+MAX_AMOUNT_CNY = Decimal("999999999999999.99")
+
+
 def amount_in_cny(amount: Decimal, currency: str, fx_rate_to_cny: Decimal | None) -> Decimal:
     """The amount in yuan, exact to the fen (schemas guarantee a rate for non-CNY amounts)."""
     if currency == "CNY":
-        return amount.quantize(FEN, rounding=ROUND_HALF_UP)
-    assert fx_rate_to_cny is not None
-    return (amount * fx_rate_to_cny).quantize(FEN, rounding=ROUND_HALF_UP)
+        value = amount.quantize(FEN, rounding=ROUND_HALF_UP)
+    else:
+        assert fx_rate_to_cny is not None
+        value = (amount * fx_rate_to_cny).quantize(FEN, rounding=ROUND_HALF_UP)
+    if value > MAX_AMOUNT_CNY:
+        raise AmountTooLarge(f"{amount} {currency} is {value} yuan, more than the {MAX_AMOUNT_CNY} yuan a project "
+                             "can record", field="amount")
+    return value
 
 
 def party_countries(countries: Iterable[str]) -> list[str]:

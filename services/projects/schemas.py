@@ -7,12 +7,13 @@ from decimal import Decimal
 from typing import Annotated
 
 import pycountry
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
+from services.projects.domain import MAX_AMOUNT_CNY
 from shared.events.types import CountryCode, Money, ProjectStatus, Sector
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-MAX_AMOUNT = Decimal("999999999999999999.99")
+MAX_AMOUNT = MAX_AMOUNT_CNY
 
 
 def _currency(code: str) -> str:
@@ -44,17 +45,23 @@ class ProjectCreate(_Request):
     currency: Currency = "CNY"
     fx_rate_to_cny: Annotated[Decimal, Field(gt=0, le=Decimal(100000), max_digits=18, decimal_places=8,
                                              description="Yuan per unit of `currency`; required "
-                                                         "unless the currency is CNY.")] | None = None
+                                                         "unless the currency is CNY.")] | None = Field(
+        default=None, validate_default=True)
     parties: Annotated[list[Party], Field(min_length=1, max_length=50)]
     signed_on: date | None = None
 
-    @model_validator(mode="after")
-    def _rate_matches_currency(self) -> ProjectCreate:
-        if self.currency != "CNY" and self.fx_rate_to_cny is None:
-            raise ValueError(f"fx_rate_to_cny is required for an amount in {self.currency}")
-        if self.currency == "CNY" and self.fx_rate_to_cny not in (None, Decimal(1)):
+    # A field validator (not a model one) so that the 422 names `fx_rate_to_cny` in its field errors.
+    @field_validator("fx_rate_to_cny")
+    @classmethod
+    def _rate_matches_currency(cls, rate: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        currency = info.data.get("currency")
+        if currency is None:  # the currency itself is invalid and reported as such
+            return rate
+        if currency != "CNY" and rate is None:
+            raise ValueError(f"fx_rate_to_cny is required for an amount in {currency}")
+        if currency == "CNY" and rate not in (None, Decimal(1)):
             raise ValueError("fx_rate_to_cny must be omitted (or 1) for an amount in CNY")
-        return self
+        return rate
 
 
 class PartyOut(BaseModel):

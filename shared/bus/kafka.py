@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, TopicAlreadyExistsError
 
 from shared.bus.port import OutgoingMessage, ReceivedMessage
 
@@ -85,12 +85,17 @@ class KafkaConsumerAdapter:
         return received
 
     async def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
-        if not offsets:
+        # A rebalance may have taken partitions away since the poll: aiokafka refuses to commit those
+        # (IllegalStateError); their new owner re-reads from the group's offset and the inbox dedupes.
+        assigned = self._consumer.assignment()
+        mine = {TopicPartition(t, p): o for (t, p), o in offsets.items() if TopicPartition(t, p) in assigned}
+        if len(mine) < len(offsets):
+            log.info("not committing %d partition(s) lost to a rebalance", len(offsets) - len(mine))
+        if not mine:
             return
         try:
-            await self._consumer.commit({TopicPartition(t, p): o for (t, p), o in offsets.items()})
-        except CommitFailedError as exc:
-            # A rebalance took the partition away: the new owner re-reads and the inbox dedupes.
+            await self._consumer.commit(mine)
+        except (CommitFailedError, IllegalStateError) as exc:
             log.warning("offset commit lost to a rebalance: %s", exc)
 
 

@@ -38,7 +38,10 @@ def _money(value: object) -> Decimal:
         raise ValueError(f"{value!r} is not a decimal amount") from exc
     if not amount.is_finite():
         raise ValueError("money must be a finite amount")
-    return amount.quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+    try:
+        return amount.quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+    except InvalidOperation as exc:  # more digits than the context holds (e.g. "1e30"): not an amount
+        raise ValueError(f"{value!r} is too large an amount") from exc
 
 
 def money_str(value: Decimal) -> str:

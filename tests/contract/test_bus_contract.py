@@ -21,12 +21,12 @@ from pydantic import BaseModel
 from sqlalchemy import Column, Integer, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.bus import Bus, Consumer, OutgoingMessage, ReceivedMessage
+from shared.bus import Bus, Consumer, OutgoingMessage, Producer, ReceivedMessage
 from shared.db import make_engine, new_metadata
 from shared.events import CloudEvent, new_event
 from shared.events.registration import EditionOpened
 from shared.events.types import Host
-from shared.inbox import EventConsumer, dead_letter_topic
+from shared.inbox import EventConsumer
 from shared.metrics import PlatformMetrics
 from shared.tables import add_platform_tables
 from tests.harness import eventually
@@ -264,6 +264,43 @@ async def test_members_of_a_group_share_the_partitions(bus: Bus, prefix: str) ->
     assert not {m.partition for m in got[0]} & {m.partition for m in got[1]}, "a partition had two owners"
 
 
+async def test_a_commit_racing_a_rebalance_does_not_break_the_member(bus: Bus, prefix: str) -> None:
+    """A member that loses partitions between its poll and its commit keeps consuming (no restart)."""
+    topic, group = f"{prefix}race", f"{prefix}workers"
+    await bus.ensure_topics([topic])
+    names = keys(20)
+    async with producing(bus) as publish, started(bus.consumer([topic], group=group)) as one:
+        await publish([OutgoingMessage(topic, key, f"before:{key}".encode()) for key in names])
+        alone = await read_count(one, len(names))  # one owns every partition and commits nothing yet
+        assert len({m.partition for m in alone}) >= 2
+
+        async with started(bus.consumer([topic], group=group)) as two:
+            shares: tuple[list[ReceivedMessage], list[ReceivedMessage]] = ([], [])
+
+            async def poll_both_until(done: Callable[[], bool]) -> None:
+                deadline = time.monotonic() + DEADLINE
+                while not done():
+                    remaining = deadline - time.monotonic()
+                    assert remaining > 0, f"timed out: {len(shares[0])} / {len(shares[1])} received"
+                    batches = await asyncio.gather(one.poll(max_records=100, timeout=min(0.2, remaining)),
+                                                   two.poll(max_records=100, timeout=min(0.2, remaining)))
+                    for share, batch in zip(shares, batches, strict=True):
+                        share.extend(batch)
+
+            # The second member takes over some partitions and re-reads their uncommitted messages.
+            await poll_both_until(lambda: bool(shares[1]))
+            # The first now acknowledges what it read before the rebalance, partitions it lost included.
+            await one.commit(next_offsets(alone))
+            await two.commit(next_offsets(shares[1]))
+
+            after = [OutgoingMessage(topic, key, f"after:{key}".encode()) for key in names]
+            await publish(after)
+            wanted = {m.value for m in after}
+            await poll_both_until(lambda: wanted <= {m.value for share in shares for m in share})
+            got = [{m.value for m in share} & wanted for share in shares]
+            assert got[0] and got[1], "both members keep consuming after the rebalance"
+
+
 # ------------------------------------------------------------------------------ inbox on the bus
 
 
@@ -295,7 +332,7 @@ class Inbox:
             await publish(out)
 
     async def dead_letters(self, count: int) -> list[ReceivedMessage]:
-        dlq = dead_letter_topic(self.topic, self.group)
+        dlq = f"{self.topic}.dlq.{self.group}"  # DESIGN.md §3: <topic>.dlq.<consumer-group>
         async with started(self.bus.consumer([dlq], group=f"{self.group}-dlq-reader")) as reader:
             return await read_count(reader, count)
 
@@ -388,6 +425,65 @@ async def test_an_event_whose_handler_keeps_failing_is_dead_lettered_after_max_a
     reason = dict(letters[0].headers)["dlq-reason"].decode()
     assert reason.startswith("handler_failed"), reason
     assert "RuntimeError" in reason and "edition ed-doomed cannot be applied" in reason, reason
+
+
+class _DeadLettersFailOnce:
+    """The bus, except that the first publish to a dead-letter topic fails (a broker hiccup)."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.inner = bus
+        self.name = bus.name
+        self.failed = 0
+
+    def producer(self) -> Producer:
+        outer, inner = self, self.inner.producer()
+
+        class FlakyProducer:
+            async def start(self) -> None:
+                await inner.start()
+
+            async def stop(self) -> None:
+                await inner.stop()
+
+            async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+                if not outer.failed and any(".dlq." in m.topic for m in messages):
+                    outer.failed += 1
+                    raise ConnectionError("broker unavailable while dead-lettering")
+                await inner.publish(messages)
+
+        return FlakyProducer()
+
+    def consumer(self, topics: Sequence[str], *, group: str) -> Consumer:
+        return self.inner.consumer(topics, group=group)
+
+    async def ensure_topics(self, topics: Sequence[str]) -> None:
+        await self.inner.ensure_topics(topics)
+
+    async def ping(self) -> bool:
+        return await self.inner.ping()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+async def test_a_dead_letter_is_not_lost_when_publishing_it_fails(bus: Bus, prefix: str, tmp_path: Path) -> None:
+    doomed, later = edition_opened("ed-doomed"), edition_opened("ed-later")
+    flaky = _DeadLettersFailOnce(bus)
+    async with running_inbox(flaky, prefix, tmp_path, fail_for="ed-doomed", max_attempts=2) as inbox:
+        await inbox.publish(("ed-shared", doomed.to_bytes()), ("ed-shared", later.to_bytes()))
+
+        async def publish_failed() -> bool:
+            return flaky.failed == 1 and await inbox.applied_editions() == ["ed-later"]
+        await eventually(publish_failed, timeout=DEADLINE)
+
+        # The consumer restarts from its committed offsets and must dead-letter the event again.
+        letters = await inbox.dead_letters(1)
+        assert [m.value for m in letters] == [doomed.to_bytes()]
+
+        async def counted() -> bool:  # the counter moves just after the publish the reader already saw
+            return inbox.sample("events_dead_lettered_total", topic=inbox.topic, reason="handler_failed") == 1
+        await eventually(counted, timeout=DEADLINE)
+        assert await inbox.applied_editions() == ["ed-later"], "the redelivery applied an event twice"
 
 
 async def test_a_redelivered_event_is_applied_once(bus: Bus, prefix: str, tmp_path: Path) -> None:
