@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -70,8 +71,10 @@ def serve(
     token = platform.ensure_admin_token()
     settings = ServiceSettings(service, platform)
     migrate_service(settings)
-    if platform.admin_token == token and platform.environment == "development":
-        console.print(f"{service}: bus={platform.bus} db={_redact(settings.database_url)}")
+    console.print(f"{service} on http://{host}:{port or SERVICE_PORTS[service]} — bus: {platform.bus}, "
+                  f"db: {_redact(settings.database_url)}")
+    if os.environ.get("CONFERENCE_ADMIN_TOKEN") is None:
+        console.print(f"development admin token: {token}")
     app = SERVICES[service][0](settings)
     uvicorn.run(app, host=host, port=port or SERVICE_PORTS[service], log_level="warning", access_log=False)
 

@@ -5,14 +5,22 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import TypeAdapter, ValidationError
 
 from services.dashboard import service
 from services.dashboard.schemas import Countries, CountryRow, Totals
 from shared.deps import ReadConnDep
-from shared.errors import NotFound
+from shared.errors import DomainError, NotFound
 from shared.events.types import CountryCode
 
 router = APIRouter()
+_country_code: TypeAdapter[str] = TypeAdapter(CountryCode)
+
+
+class InvalidCountry(DomainError):
+    status = 422
+    code = "invalid_country"
+    title = "Invalid country code"
 
 
 @router.get("/totals", response_model=Totals, tags=["figures"],
@@ -29,18 +37,12 @@ async def countries(conn: ReadConnDep) -> Countries:
 
 @router.get("/countries/{code}", response_model=CountryRow, tags=["figures"])
 async def country(code: str, conn: ReadConnDep) -> CountryRow:
-    from pydantic import TypeAdapter, ValidationError
-
     try:
-        normalized = TypeAdapter(CountryCode).validate_python(code)
+        normalized = _country_code.validate_python(code)
     except ValidationError:
-        raise CountryNotCode(f"{code!r} is not an ISO 3166-1 alpha-2 country code") from None
+        raise InvalidCountry(f"{code!r} is not an ISO 3166-1 alpha-2 country code", field="code") from None
     rows = await service.countries(conn, country=normalized)
     if not rows:
         raise NotFound(f"no figures for {normalized} yet")
     return rows[0]
 
-
-class CountryNotCode(NotFound):
-    status = 422
-    code = "invalid_country"
