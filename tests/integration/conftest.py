@@ -9,7 +9,9 @@ the replica catching up) create their own with :func:`deploy`.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +73,16 @@ class Deployment:
             conn.close()
         return int(row[0])
 
+    def bus_events(self, service: str) -> list[dict[str, Any]]:
+        """The CloudEvents ``service`` published on the embedded log, in append order."""
+        conn = sqlite3.connect(self.bus_path, timeout=30)
+        try:
+            rows = conn.execute('SELECT value FROM records WHERE topic = ? ORDER BY appended_at, partition, "offset"',
+                                (self.topic_prefix + TOPICS[service],)).fetchall()
+        finally:
+            conn.close()
+        return [json.loads(bytes(value)) for (value,) in rows]
+
     async def scalar(self, service: str, sql: str, **params: Any) -> Any:
         async with self.engines[service].connect() as conn:
             return (await conn.execute(text(sql), params)).scalar()
@@ -103,8 +115,9 @@ class Deployment:
 
     async def projects_know_organization(self, organization_id: str, status: str = "active") -> None:
         async def known() -> bool:
-            return await self.scalar("projects", "SELECT status FROM known_organizations "
-                                     "WHERE organization_id = :i", i=organization_id) == status
+            known_status = await self.scalar("projects", "SELECT status FROM known_organizations "
+                                             "WHERE organization_id = :i", i=organization_id)
+            return bool(known_status == status)
         await eventually(known, timeout=20)
 
 
@@ -146,6 +159,35 @@ async def deploy(postgres_env: Mapping[str, str], data_dir: Path, services: Sequ
             deployment.clients[service] = await exit_stack.enter_async_context(
                 running_service(service, platform, database_url=urls[service]))
         yield deployment
+
+
+# -- request bodies ---------------------------------------------------------------------------------------
+
+
+def edition_body(year: int = 2025, **changes: Any) -> dict[str, Any]:
+    return {"year": year, "city": "Chongqing", "theme": "Belt and Road, shared future",
+            "starts_on": f"{year}-10-20", "ends_on": f"{year}-10-22", **changes}
+
+
+def delegate_body(edition: str, /, **changes: Any) -> dict[str, Any]:
+    return {"edition_id": edition, "full_name": "Tan Wei Ming", "name_zh": "陈伟明", "country": "MY",
+            "city": "Kuala Lumpur", "organization": "Federation of Chinese Associations Malaysia",
+            "email": f"{uuid.uuid4().hex[:10]}@example.com", "phone": "+60 3-1234 5678",
+            "category": "representative", **changes}
+
+
+def project_body(edition: str, /, **changes: Any) -> dict[str, Any]:
+    return {"edition_id": edition, "title": "Chongqing–Kuala Lumpur cold-chain logistics hub",
+            "sector": "trade_logistics", "amount": "1250000.00", "currency": "CNY",
+            "parties": [{"name": "Chongqing Logistics Group", "country": "CN"},
+                        {"name": "Penang Port Sdn Bhd", "country": "MY"}],
+            "signed_on": "2025-10-21", **changes}
+
+
+def organization_body(**changes: Any) -> dict[str, Any]:
+    return {"name": f"Chinese Chamber of Commerce {uuid.uuid4().hex[:8]}", "name_zh": "中华总商会",
+            "country": "MY", "kind": "chamber_of_commerce", "city": "Kuala Lumpur",
+            "website": "https://chamber.example.my", "contact_email": "office@chamber.example.my", **changes}
 
 
 # -- assertions -------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,7 +14,9 @@ from tests.integration.conftest import (
     Deployment,
     assert_no_server_error,
     assert_problem,
+    delegate_body,
     deploy,
+    edition_body,
     nothing_written,
     walk_pages,
 )
@@ -29,28 +32,18 @@ async def reg(postgres_env: dict[str, str], tmp_path_factory: pytest.TempPathFac
         yield d
 
 
-def edition_body(year: int = 2025, **changes: Any) -> dict[str, Any]:
-    return {"year": year, "city": "Chongqing", "theme": "Belt and Road, shared future",
-            "starts_on": f"{year}-10-20", "ends_on": f"{year}-10-22", **changes}
-
-
-def delegate_body(edition: str, /, **changes: Any) -> dict[str, Any]:
-    return {"edition_id": edition, "full_name": "Tan Wei Ming", "name_zh": "陈伟明", "country": "MY",
-            "city": "Kuala Lumpur", "organization": "Federation of Chinese Associations Malaysia",
-            "email": f"{uuid.uuid4().hex[:10]}@example.com", "phone": "+60 3-1234 5678",
-            "category": "representative", **changes}
-
-
 async def open_edition(d: Deployment, **changes: Any) -> dict[str, Any]:
     response = await d["registration"].post("/editions", json=edition_body(**changes))
     assert response.status_code == 201, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
 async def register(d: Deployment, edition_id: str, **changes: Any) -> dict[str, Any]:
     response = await d["registration"].post("/delegates", json=delegate_body(edition_id, **changes))
     assert response.status_code == 201, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +158,11 @@ async def test_register_delegate_and_read_it(reg: Deployment, edition: dict[str,
     got = (await client.get(f"/delegates/{created['id']}")).json()
     assert got == created
     assert await reg.event_count("registration") == events + 1
+    [event] = [e for e in reg.bus_events("registration") if e["subject"] == created["id"]]
+    assert event["type"] == "conference.registration.delegate_registered.v1"
+    assert event["data"]["country"] == "MY" and event["data"]["edition_id"] == edition["id"]
+    for personal in (created["email"], created["phone"], created["full_name"], created["badge_code"]):
+        assert personal not in json.dumps(event, ensure_ascii=False), "personal data in an event"
 
 
 async def test_lower_case_country_is_normalised(reg: Deployment, edition: dict[str, Any]) -> None:
