@@ -143,8 +143,9 @@ class EmbeddedProducer:
 
 
 class EmbeddedConsumer:
-    def __init__(self, bus: EmbeddedBus, topics: Sequence[str], group: str) -> None:
+    def __init__(self, bus: EmbeddedBus, topics: Sequence[str], group: str, *, from_beginning: bool = False) -> None:
         self._bus = bus
+        self._from_beginning = from_beginning
         self._topics = list(topics)
         self._group = group
         self._member = f"{group}-{uuid.uuid4().hex[:12]}"
@@ -156,6 +157,12 @@ class EmbeddedConsumer:
         self._conn = await _connect(self._bus.path)
         for topic in self._topics:
             await self._bus._partitions_of(self._conn, topic, create=True)
+        if self._from_beginning:
+            # Alone and from offset 0, not a member sharing partitions (a rebuild).
+            for topic in self._topics:
+                for p in range(await self._bus._partitions_of(self._conn, topic, create=True)):
+                    self._positions[(topic, p)] = 0
+            return
         await self._heartbeat(force=True)
 
     async def stop(self) -> None:
@@ -200,7 +207,8 @@ class EmbeddedConsumer:
         deadline = time.monotonic() + timeout
         signal = _AppendSignal.for_path(self._bus.path)
         while True:
-            await self._heartbeat()
+            if not self._from_beginning:
+                await self._heartbeat()
             waiter = signal.register()
             received = await self._read(max_records)
             remaining = deadline - time.monotonic()
@@ -258,8 +266,22 @@ class EmbeddedBus:
     def producer(self) -> EmbeddedProducer:
         return EmbeddedProducer(self)
 
-    def consumer(self, topics: Sequence[str], *, group: str) -> EmbeddedConsumer:
-        return EmbeddedConsumer(self, topics, group)
+    def consumer(self, topics: Sequence[str], *, group: str, from_beginning: bool = False) -> EmbeddedConsumer:
+        return EmbeddedConsumer(self, topics, group, from_beginning=from_beginning)
+
+    async def end_offsets(self, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+        conn = await _connect(self.path)
+        try:
+            ends: dict[tuple[str, int], int] = {}
+            for topic in topics:
+                for p in range(await self._partitions_of(conn, topic, create=True)):
+                    cur = await conn.execute(
+                        'SELECT COALESCE(MAX("offset") + 1, 0) FROM records WHERE topic=? AND partition=?', (topic, p))
+                    row = await cur.fetchone()
+                    ends[(topic, p)] = int(row[0]) if row else 0
+            return ends
+        finally:
+            await conn.close()
 
     async def ensure_topics(self, topics: Sequence[str]) -> None:
         conn = await _connect(self.path)

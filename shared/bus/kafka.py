@@ -53,9 +53,11 @@ class KafkaProducerAdapter:
 
 
 class KafkaConsumerAdapter:
-    def __init__(self, bootstrap: str, topics: Sequence[str], group: str) -> None:
+    def __init__(self, bootstrap: str, topics: Sequence[str], group: str, *, from_beginning: bool = False) -> None:
+        self._topics = list(topics)
+        self._from_beginning = from_beginning
         self._consumer = AIOKafkaConsumer(
-            *topics,
+            *(() if from_beginning else topics),
             bootstrap_servers=bootstrap,
             group_id=group,
             enable_auto_commit=False,
@@ -67,6 +69,10 @@ class KafkaConsumerAdapter:
 
     async def start(self) -> None:
         await self._consumer.start()
+        if self._from_beginning:
+            # Manual assignment of every partition: no group membership, so no rebalance mid-replay.
+            self._consumer.assign(await _all_partitions(self._consumer, self._topics))
+            await self._consumer.seek_to_beginning()
 
     async def stop(self) -> None:
         await self._consumer.stop()
@@ -109,8 +115,18 @@ class KafkaBus:
     def producer(self) -> KafkaProducerAdapter:
         return KafkaProducerAdapter(self.bootstrap)
 
-    def consumer(self, topics: Sequence[str], *, group: str) -> KafkaConsumerAdapter:
-        return KafkaConsumerAdapter(self.bootstrap, topics, group)
+    def consumer(self, topics: Sequence[str], *, group: str, from_beginning: bool = False) -> KafkaConsumerAdapter:
+        return KafkaConsumerAdapter(self.bootstrap, topics, group, from_beginning=from_beginning)
+
+    async def end_offsets(self, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            partitions = await _all_partitions(consumer, topics)
+            ends = await consumer.end_offsets(partitions) if partitions else {}
+            return {(tp.topic, tp.partition): int(offset) for tp, offset in ends.items()}
+        finally:
+            await consumer.stop()
 
     async def ensure_topics(self, topics: Sequence[str]) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10000)
@@ -146,3 +162,9 @@ class KafkaBus:
 
     async def close(self) -> None:
         return None
+
+
+async def _all_partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
+    # consumer.topics() fetches metadata but keeps it to itself; ask the client for the cluster it returns.
+    cluster = await consumer._client.fetch_all_metadata()
+    return [TopicPartition(topic, p) for topic in topics for p in sorted(cluster.partitions_for_topic(topic) or ())]

@@ -62,7 +62,12 @@ class Bus(Protocol):
 
     def producer(self) -> Producer: ...
 
-    def consumer(self, topics: Sequence[str], *, group: str) -> Consumer: ...
+    def consumer(self, topics: Sequence[str], *, group: str, from_beginning: bool = False) -> Consumer:
+        """A member of ``group``; ``from_beginning`` reads every partition from offset 0 regardless of the
+        group's committed offsets, alone (no sharing), and still commits for the group (a rebuild)."""
+
+    async def end_offsets(self, topics: Sequence[str]) -> dict[TopicPartition, int]:
+        """The offset the next message of each partition will get (what "caught up" means)."""
 
     async def ensure_topics(self, topics: Sequence[str]) -> None: ...
 

@@ -210,6 +210,32 @@ async def test_a_new_group_replays_every_message_from_offset_zero(bus: Bus, pref
         assert [m.value for m in replayed if m.key == key] == [m.value for m in messages if m.key == key]
 
 
+async def test_a_rebuild_rereads_a_committed_group_from_offset_zero_up_to_the_end_offsets(bus: Bus, prefix: str
+                                                                                         ) -> None:
+    topic = f"{prefix}rebuilt"
+    await bus.ensure_topics([topic])
+    messages = [OutgoingMessage(topic, f"k{n % 7}", f"v{n}".encode()) for n in range(40)]
+    async with producing(bus) as publish:
+        await publish(messages)
+    group = f"{prefix}dashboard"
+    async with started(bus.consumer([topic], group=group)) as live:
+        await live.commit(next_offsets(await read_count(live, len(messages))))
+
+    ends = await bus.end_offsets([topic])
+    assert sum(ends.values()) == len(messages)
+    async with started(bus.consumer([topic], group=group, from_beginning=True)) as rebuild:
+        replayed = await read_count(rebuild, len(messages))
+        await rebuild.commit(next_offsets(replayed))
+    assert sorted(m.value for m in replayed) == sorted(m.value for m in messages)
+    assert next_offsets(replayed) == {tp: end for tp, end in ends.items() if end}
+
+    # The group resumes after what the rebuild committed: only new messages arrive.
+    async with producing(bus) as publish:
+        await publish([OutgoingMessage(topic, "k0", b"after")])
+    async with started(bus.consumer([topic], group=group)) as resumed:
+        assert [m.value for m in await read_count(resumed, 1)] == [b"after"]
+
+
 # ---------------------------------------------------------------------------------- consumer groups
 
 
