@@ -2,28 +2,48 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from services.registration import service
+from services.registration.domain import SessionKind
 from services.registration.schemas import (
+    CheckIn,
+    CheckInRequest,
     Delegate,
     DelegateCancelledOut,
     DelegateCreate,
+    DelegateUpdate,
     Edition,
     EditionCreate,
+    Enrollment,
+    EnrollmentCreate,
     NextEdition,
+    Session,
+    SessionCreate,
+    Withdrawal,
 )
 from shared.auth import require_role
 from shared.deps import ReadConnDep, RolesDep, UowDep
-from shared.events.types import CountryCode, DelegateStatus
+from shared.events.types import CountryCode, DelegateCategory, DelegateStatus
 from shared.pagination import CursorQuery, LimitQuery, Page
 from shared.stats import DelegateStats
 
 router = APIRouter()
 Registrar = Depends(require_role("registrar"))
+CheckInDesk = Depends(require_role("checkin"))
 PRIVILEGED = frozenset({"admin", "registrar"})
+EditionIdQuery = Annotated[str | None, Query(max_length=36)]
+
+# The secretariat's spreadsheet: personal data included (the endpoint is registrar/admin only).
+EXPORT_COLUMNS = ("id", "edition_id", "full_name", "name_zh", "country", "city", "organization", "category",
+                  "status", "email", "phone", "badge_code", "registered_at", "checked_in_at", "cancelled_at")
+# Free text typed by people; a leading = + - @ would make a spreadsheet run it as a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FREE_TEXT = frozenset({"full_name", "name_zh", "city", "organization", "email"})
 
 
 def _edition(row: Any) -> Edition:
@@ -38,8 +58,10 @@ def _delegate(row: Any, roles: frozenset[str]) -> Delegate:
     return Delegate.model_validate(data)
 
 
-@router.post("/editions", status_code=201, response_model=Edition, tags=["editions"],
-             dependencies=[Depends(require_role("registrar"))],
+# -- editions -----------------------------------------------------------------------------------------------
+
+
+@router.post("/editions", status_code=201, response_model=Edition, tags=["editions"], dependencies=[Registrar],
              summary="Open an edition (the rotation picks the host when omitted)")
 async def open_edition(body: EditionCreate, uow: UowDep) -> Edition:
     return Edition.model_validate(await service.open_edition(uow=uow, request=body))
@@ -51,15 +73,18 @@ async def list_editions(conn: ReadConnDep) -> Page[Edition]:
 
 
 @router.get("/editions/next", response_model=NextEdition, tags=["editions"],
-            summary="Number and host of the next edition")
+            summary="Number, host and co-hosts of the next edition")
 async def next_edition(conn: ReadConnDep) -> NextEdition:
-    number, host = await service.next_edition(conn)
-    return NextEdition(number=number, host=host)
+    number, host, co_hosts = await service.next_edition(conn)
+    return NextEdition(number=number, host=host, co_hosts=co_hosts)
 
 
 @router.get("/editions/{edition_id}", response_model=Edition, tags=["editions"])
 async def get_edition(edition_id: str, conn: ReadConnDep) -> Edition:
     return _edition(await service.get_edition(conn, edition_id))
+
+
+# -- delegates ----------------------------------------------------------------------------------------------
 
 
 @router.post("/delegates", status_code=201, response_model=Delegate, tags=["delegates"],
@@ -69,18 +94,48 @@ async def register_delegate(body: DelegateCreate, uow: UowDep) -> Delegate:
     return Delegate.model_validate(row)
 
 
-@router.get("/delegates", response_model=Page[Delegate], tags=["delegates"])
+@router.get("/delegates", response_model=Page[Delegate], tags=["delegates"],
+            summary="Delegates, filtered; e-mail, phone and badge code for registrar/admin only")
 async def list_delegates(
     conn: ReadConnDep, roles: RolesDep,
-    edition_id: Annotated[str | None, Query(max_length=36)] = None,
+    edition_id: EditionIdQuery = None,
     country: CountryCode | None = None,
     status: DelegateStatus | None = None,
+    category: DelegateCategory | None = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[Delegate]:
     rows, next_cursor = await service.list_delegates(conn, edition_id=edition_id, country=country,
-                                                     status=status, limit=limit, cursor=cursor)
+                                                     status=status, category=category, limit=limit, cursor=cursor)
     return Page[Delegate](items=[_delegate(r, roles) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/delegates/export.csv", tags=["delegates"], dependencies=[Registrar],
+            summary="All delegates of an edition as CSV (UTF-8 with BOM, for spreadsheets)",
+            response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+async def export_delegates(conn: ReadConnDep, edition_id: Annotated[str, Query(min_length=1, max_length=36)]
+                           ) -> Response:
+    edition, rows = await service.export_delegates(conn, edition_id=edition_id)
+    buffer = io.StringIO()
+    # The BOM makes Excel read UTF-8 (Chinese names) instead of the local code page.
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for row in rows:
+        writer.writerow([_csv_cell(column, getattr(row, column)) for column in EXPORT_COLUMNS])
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="delegates-edition-{edition.number}.csv"'})
+
+
+def _csv_cell(column: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    text = str(value)
+    if column in _FREE_TEXT and text.startswith(_FORMULA_STARTS):
+        return "'" + text  # OWASP CSV injection: shown as text, never evaluated
+    return text
 
 
 @router.get("/delegates/{delegate_id}", response_model=Delegate, tags=["delegates"])
@@ -88,15 +143,81 @@ async def get_delegate(delegate_id: str, conn: ReadConnDep, roles: RolesDep) -> 
     return _delegate(await service.get_delegate(conn, delegate_id), roles)
 
 
+@router.patch("/delegates/{delegate_id}", response_model=Delegate, tags=["delegates"], dependencies=[Registrar],
+              summary="Correct a delegate; a country or category change emits `delegate_updated`")
+async def update_delegate(delegate_id: str, body: DelegateUpdate, uow: UowDep) -> Delegate:
+    row = await service.update_delegate(uow=uow, delegate_id=delegate_id, request=body)
+    return Delegate.model_validate(row._mapping)
+
+
 @router.post("/delegates/{delegate_id}/cancel", response_model=DelegateCancelledOut, tags=["delegates"],
-             dependencies=[Registrar])
+             dependencies=[Registrar], summary="Cancel a registration; frees the delegate's session places")
 async def cancel_delegate(delegate_id: str, uow: UowDep) -> DelegateCancelledOut:
     status = await service.cancel_delegate(uow=uow, delegate_id=delegate_id)
     return DelegateCancelledOut(id=delegate_id, status=status)
 
 
+# -- check-in -----------------------------------------------------------------------------------------------
+
+
+@router.post("/check-ins", response_model=CheckIn, tags=["check-in"], dependencies=[CheckInDesk],
+             summary="Scan a badge: checks the delegate in once",
+             responses={404: {"description": "unknown badge"},
+                        409: {"description": "already checked in (names when), cancelled, or another edition"}})
+async def check_in(body: CheckInRequest, uow: UowDep) -> CheckIn:
+    return CheckIn.model_validate(await service.check_in(uow=uow, request=body))
+
+
+# -- sessions -----------------------------------------------------------------------------------------------
+
+
+@router.post("/sessions", status_code=201, response_model=Session, tags=["sessions"], dependencies=[Registrar],
+             summary="Create a forum or field visit with a capacity")
+async def create_session(body: SessionCreate, uow: UowDep) -> Session:
+    return Session.model_validate(await service.create_session(uow=uow, request=body))
+
+
+@router.get("/sessions", response_model=Page[Session], tags=["sessions"],
+            summary="Forums and field visits with their enrolled and wait-listed counts")
+async def list_sessions(conn: ReadConnDep, edition_id: EditionIdQuery = None, kind: SessionKind | None = None,
+                        limit: LimitQuery = 50, cursor: CursorQuery = None) -> Page[Session]:
+    rows, next_cursor = await service.list_sessions(conn, edition_id=edition_id, kind=kind, limit=limit,
+                                                    cursor=cursor)
+    return Page[Session](items=[Session.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/sessions/{session_id}", response_model=Session, tags=["sessions"])
+async def get_session(session_id: str, conn: ReadConnDep) -> Session:
+    return Session.model_validate(await service.get_session(conn, session_id))
+
+
+@router.post("/sessions/{session_id}/enrollments", status_code=201, response_model=Enrollment, tags=["sessions"],
+             dependencies=[Registrar], summary="Enrol a delegate, or wait-list them when the session is full",
+             responses={200: {"description": "already enrolled or wait-listed: the enrolment as it stands",
+                              "model": Enrollment}})
+async def enroll(session_id: str, body: EnrollmentCreate, uow: UowDep, response: Response) -> Enrollment:
+    enrollment, created = await service.enroll(uow=uow, session_id=session_id, delegate_id=body.delegate_id)
+    if not created:
+        response.status_code = 200
+    return Enrollment.model_validate(enrollment)
+
+
+@router.get("/sessions/{session_id}/enrollments", response_model=list[Enrollment], tags=["sessions"],
+            dependencies=[Registrar], summary="Who holds a place (by seat), then the wait-list in order")
+async def list_enrollments(session_id: str, conn: ReadConnDep) -> list[Enrollment]:
+    return [Enrollment.model_validate(e) for e in await service.list_enrollments(conn, session_id=session_id)]
+
+
+@router.delete("/sessions/{session_id}/enrollments/{delegate_id}", response_model=Withdrawal, tags=["sessions"],
+               dependencies=[Registrar], summary="Withdraw; the first wait-listed delegate takes the place")
+async def withdraw(session_id: str, delegate_id: str, uow: UowDep) -> Withdrawal:
+    return Withdrawal.model_validate(await service.withdraw(uow=uow, session_id=session_id, delegate_id=delegate_id))
+
+
+# -- figures ------------------------------------------------------------------------------------------------
+
+
 @router.get("/stats", response_model=DelegateStats, tags=["stats"],
             summary="Delegate figures from this service's own tables")
-async def stats(conn: ReadConnDep,
-                edition_id: Annotated[str | None, Query(max_length=36)] = None) -> DelegateStats:
+async def stats(conn: ReadConnDep, edition_id: EditionIdQuery = None) -> DelegateStats:
     return DelegateStats(delegates=await service.delegate_figures(conn, edition_id=edition_id))

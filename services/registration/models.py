@@ -1,9 +1,22 @@
 """Tables of the registration database."""
 
-from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    text,
+)
 
 from shared.db import UtcDateTime, new_metadata
-from shared.tables import add_platform_tables
+from shared.tables import AUTO_ID, add_platform_tables
 
 metadata = new_metadata()
 platform = add_platform_tables(metadata)
@@ -19,6 +32,8 @@ editions = Table(
     Column("starts_on", Date, nullable=False),
     Column("ends_on", Date, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
+    # The co-hosting bodies, in the order the organisers list them (a JSON array of names).
+    Column("co_hosts", JSON, nullable=False, server_default=text("'[]'")),
 )
 
 delegates = Table(
@@ -42,4 +57,45 @@ delegates = Table(
     Column("checked_in_at", UtcDateTime(), nullable=True),
     UniqueConstraint("edition_id", "email_normalized", name="uq_delegates_edition_email"),
     Index("ix_delegates_edition_status_country", "edition_id", "status", "country"),
+)
+
+sessions = Table(
+    "sessions", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("edition_id", String(36), ForeignKey("editions.id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("starts_at", UtcDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    CheckConstraint("capacity >= 1", name="capacity_positive"),
+    CheckConstraint("kind IN ('forum', 'field_visit')", name="kind"),
+    # The target of enrollments' (session_id, session_capacity) key: see below.
+    UniqueConstraint("id", "capacity", name="uq_sessions_id_capacity"),
+    Index("ix_sessions_edition_id", "edition_id"),
+)
+
+# Never more enrolled than capacity, enforced by the database itself and not only by the use case:
+# an enrolled row holds a seat number, seats are unique per session, and a seat must lie in
+# 1..capacity. The row carries the session's capacity through a foreign key to (id, capacity) that
+# cascades on update, so the bound cannot drift from the session's. Wait-listed rows hold no seat;
+# their id (assigned under the session's row lock) is their place in the queue.
+enrollments = Table(
+    "enrollments", metadata,
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
+    Column("session_id", String(36), nullable=False),
+    Column("session_capacity", Integer, nullable=False),
+    Column("delegate_id", String(36), ForeignKey("delegates.id"), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("seat", Integer, nullable=True),
+    Column("requested_at", UtcDateTime(), nullable=False),
+    Column("enrolled_at", UtcDateTime(), nullable=True),
+    ForeignKeyConstraint(["session_id", "session_capacity"], ["sessions.id", "sessions.capacity"],
+                         name="fk_enrollments_session_capacity", onupdate="CASCADE"),
+    UniqueConstraint("session_id", "delegate_id", name="uq_enrollments_session_delegate"),
+    UniqueConstraint("session_id", "seat", name="uq_enrollments_session_seat"),
+    CheckConstraint("(state = 'enrolled' AND seat IS NOT NULL AND seat BETWEEN 1 AND session_capacity) OR "
+                    "(state = 'waitlisted' AND seat IS NULL)", name="seat_within_capacity"),
+    Index("ix_enrollments_session_state_id", "session_id", "state", "id"),
+    Index("ix_enrollments_delegate_id", "delegate_id"),
 )

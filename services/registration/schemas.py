@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
+from services.registration.domain import EnrollmentState, SessionKind
 from shared.events.types import CountryCode, DelegateCategory, DelegateStatus, Host
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{5,30}$")]
+Email = Annotated[EmailStr, Field(max_length=254, description="Unique per edition, case-insensitive.")]
+Id = Annotated[str, Field(min_length=1, max_length=36)]
 
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# -- editions -----------------------------------------------------------------------------------------------
 
 
 class EditionCreate(_Request):
@@ -23,6 +30,9 @@ class EditionCreate(_Request):
     theme: Annotated[Text, Field(max_length=300)] | None = None
     starts_on: date
     ends_on: date
+    co_hosts: list[Annotated[Text, Field(max_length=200)]] | None = Field(
+        default=None, max_length=20,
+        description="Co-hosting bodies. Omit to keep the previous edition's; `[]` for none.")
 
 
 class Edition(BaseModel):
@@ -34,23 +44,58 @@ class Edition(BaseModel):
     theme: str | None
     starts_on: date
     ends_on: date
+    co_hosts: list[str] = Field(default_factory=list)
 
 
 class NextEdition(BaseModel):
     number: int
     host: Host
+    co_hosts: list[str] = Field(description="What an edition opened without `co_hosts` gets: the last one's.")
+
+
+# -- delegates ----------------------------------------------------------------------------------------------
 
 
 class DelegateCreate(_Request):
-    edition_id: Annotated[str, Field(min_length=1, max_length=36)]
+    edition_id: Id
     full_name: Annotated[Text, Field(max_length=200)]
     name_zh: Annotated[Text, Field(max_length=100)] | None = None
     country: CountryCode
     city: Annotated[Text, Field(max_length=100)] | None = None
     organization: Annotated[Text, Field(max_length=200)] | None = None
-    email: Annotated[EmailStr, Field(max_length=254, description="Unique per edition, case-insensitive.")]
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{5,30}$")] | None = None
+    email: Email
+    phone: Phone | None = None
     category: DelegateCategory
+
+
+# Fields a PATCH may clear with null; the others (full_name, country, category, email) are required.
+CLEARABLE = frozenset({"name_zh", "city", "organization", "phone"})
+
+
+class DelegateUpdate(_Request):
+    """Only the fields sent change; `null` clears an optional field."""
+
+    full_name: Annotated[Text, Field(max_length=200)] | None = None
+    name_zh: Annotated[Text, Field(max_length=100)] | None = None
+    country: CountryCode | None = None
+    city: Annotated[Text, Field(max_length=100)] | None = None
+    organization: Annotated[Text, Field(max_length=200)] | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    category: DelegateCategory | None = None
+
+    @model_validator(mode="after")
+    def _something_and_no_null_required(self) -> DelegateUpdate:
+        if not self.model_fields_set:
+            raise ValueError("send at least one field to change: full_name, name_zh, country, city, "
+                             "organization, email, phone or category")
+        for name in sorted(self.model_fields_set - CLEARABLE):
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null (it is required)")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class Delegate(BaseModel):
@@ -64,6 +109,8 @@ class Delegate(BaseModel):
     category: DelegateCategory
     status: DelegateStatus
     registered_at: datetime
+    checked_in_at: datetime | None = None
+    cancelled_at: datetime | None = None
     email: str | None = Field(default=None, description="Shown to the registrar and admin roles only.")
     phone: str | None = Field(default=None, description="Shown to the registrar and admin roles only.")
     badge_code: str | None = Field(default=None, description="QR payload; registrar and admin only.")
@@ -72,3 +119,75 @@ class Delegate(BaseModel):
 class DelegateCancelledOut(BaseModel):
     id: str
     status: DelegateStatus
+
+
+# -- check-in -----------------------------------------------------------------------------------------------
+
+
+class CheckInRequest(_Request):
+    badge_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    edition_id: Id | None = Field(default=None, description="Refuse badges of any other edition (409).")
+
+
+class CheckIn(BaseModel):
+    """What the door needs to let the delegate in: who it is, never their e-mail or phone."""
+
+    delegate_id: str
+    status: DelegateStatus
+    checked_in_at: datetime
+    edition_id: str
+    full_name: str
+    name_zh: str | None
+    country: str
+    organization: str | None
+    category: DelegateCategory
+
+
+# -- sessions -----------------------------------------------------------------------------------------------
+
+
+class SessionCreate(_Request):
+    edition_id: Id
+    kind: SessionKind
+    title: Annotated[Text, Field(max_length=200)]
+    capacity: int = Field(strict=True, ge=1, le=100_000, description="Places; more requests are wait-listed.")
+    starts_at: AwareDatetime = Field(description="RFC 3339 with a time zone, during the edition.")
+
+
+class Session(BaseModel):
+    id: str
+    edition_id: str
+    kind: SessionKind
+    title: str
+    capacity: int
+    starts_at: datetime
+    enrolled: int = Field(description="Delegates holding a place (never more than capacity).")
+    waitlisted: int = Field(description="Delegates waiting for a place, first come first served.")
+    available: int = Field(description="Free places.")
+
+
+class EnrollmentCreate(_Request):
+    delegate_id: Id
+
+
+class Enrollment(BaseModel):
+    session_id: str
+    delegate_id: str
+    state: EnrollmentState
+    position: int | None = Field(default=None, description="Place in the wait-list (1 = next), when waitlisted.")
+    requested_at: datetime | None = None
+    enrolled_at: datetime | None = None
+    enrolled: int = Field(description="The session's enrolled count after this change.")
+    waitlisted: int = Field(description="The session's wait-list length after this change.")
+    capacity: int
+
+
+class Withdrawal(BaseModel):
+    session_id: str
+    delegate_id: str
+    state: EnrollmentState = Field(description="Always `withdrawn`.")
+    previous_state: EnrollmentState
+    promoted_delegate_id: str | None = Field(description="The first wait-listed delegate, now enrolled.")
+    enrolled: int
+    waitlisted: int
+    capacity: int

@@ -7,7 +7,7 @@ before. Nothing personal (e-mail, phone, names) ever enters an event.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +27,8 @@ class EditionOpened(_Payload):
     theme: str | None = None
     starts_on: date
     ends_on: date
+    # Added after v1 shipped; optional so that events written before still parse.
+    co_hosts: list[str] = Field(default_factory=list, description="Co-hosting bodies, in the organisers' order.")
 
 
 class DelegateState(_Payload):
@@ -58,7 +60,9 @@ class DelegateCancelled(DelegateState):
 
 
 class DelegateCheckedIn(DelegateState):
-    pass
+    # Both added after v1 shipped; optional so that events written before still parse.
+    previous: DelegatePrevious | None = None
+    checked_in_at: datetime | None = Field(default=None, description="When the badge was scanned (UTC).")
 
 
 class SessionEnrollmentChanged(_Payload):
@@ -69,3 +73,8 @@ class SessionEnrollmentChanged(_Payload):
     enrolled: int = Field(ge=0)
     waitlisted: int = Field(ge=0)
     capacity: int = Field(ge=0)
+    # Added after v1 shipped; optional so that events written before still parse.
+    previous_state: str | None = Field(default=None, description="`enrolled`, `waitlisted` or null (new).")
+    reason: str | None = Field(default=None, description="`requested`, `withdrawn`, `promoted` (from the "
+                               "wait-list) or `delegate_cancelled`.")
+    kind: str | None = Field(default=None, description="`forum` or `field_visit`.")

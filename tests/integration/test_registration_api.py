@@ -59,7 +59,7 @@ async def test_rotation_without_host_alternates_from_chongqing(postgres_env: dic
     async with deploy(postgres_env, tmp_path / "data", ["registration"]) as d:
         client = d["registration"]
         first = (await client.get("/editions/next")).json()
-        assert first == {"number": 1, "host": "Chongqing"}
+        assert first == {"number": 1, "host": "Chongqing", "co_hosts": []}
         hosts = []
         for i in range(5):
             nxt = (await client.get("/editions/next")).json()
@@ -71,7 +71,7 @@ async def test_rotation_without_host_alternates_from_chongqing(postgres_env: dic
         # An explicit host is honoured, and the rotation continues from it.
         explicit = await open_edition(d, year=2030, host="Chongqing")
         assert (explicit["number"], explicit["host"]) == (6, "Chongqing")
-        assert (await client.get("/editions/next")).json() == {"number": 7, "host": "Sichuan"}
+        assert (await client.get("/editions/next")).json() == {"number": 7, "host": "Sichuan", "co_hosts": []}
         assert (await open_edition(d, year=2031))["host"] == "Sichuan"
         assert await d.event_count("registration") == 7
 
