@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.network.api import router
+from services.network.consumers import SUBSCRIPTIONS
 from services.network.models import platform
 from shared.app import create_service_app
 from shared.bus import Bus
@@ -19,7 +20,8 @@ def create_app(settings: ServiceSettings | None = None, *, bus: Bus | None = Non
     return create_service_app(
         settings or ServiceSettings("network"),
         title="Conference network",
-        description="Member organisations of the Collaboration Network: join, leave, the public "
-                    "directory. Publishes to `conference.network`.",
-        tables=platform, routers=[router], bus=bus,
+        description="Member organisations of the Collaboration Network: join, suspend, reinstate, leave, "
+                    "the public directory, and what each member signed (kept from `conference.projects`). "
+                    "Publishes to `conference.network`.",
+        tables=platform, routers=[router], subscriptions=SUBSCRIPTIONS, bus=bus,
     )

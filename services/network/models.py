@@ -1,18 +1,22 @@
-"""Tables of the network database."""
+"""Tables of the network database, including what each member signed (kept from project events)."""
 
-from sqlalchemy import Column, Index, String, Table, UniqueConstraint
+from sqlalchemy import Column, Index, String, Table, text
 
-from shared.db import UtcDateTime, new_metadata
+from shared.db import MoneyType, UtcDateTime, new_metadata
 from shared.tables import add_platform_tables
 
 metadata = new_metadata()
 platform = add_platform_tables(metadata)
 
+# A name is unique per country (whatever its case and spacing) among organisations that have not
+# left; a partial unique index makes it a rule of the database, so concurrent joins cannot both win.
+CURRENT = text("status <> 'left'")
+
 organizations = Table(
     "organizations", metadata,
     Column("id", String(36), primary_key=True),
     Column("name", String(200), nullable=False),
-    # Lower-cased name: a name is unique per country whatever its case.
+    # Case- and space-folded name: a name is unique per country whatever its case.
     Column("name_normalized", String(200), nullable=False),
     Column("name_zh", String(100), nullable=True),
     Column("country", String(2), nullable=False),
@@ -23,6 +27,22 @@ organizations = Table(
     Column("status", String(20), nullable=False),
     Column("joined_at", UtcDateTime(), nullable=False),
     Column("left_at", UtcDateTime(), nullable=True),
-    UniqueConstraint("country", "name_normalized", name="uq_organizations_country_name"),
+    Column("updated_at", UtcDateTime(), nullable=True),
+    Index("uq_organizations_current_country_name", "country", "name_normalized", unique=True,
+          postgresql_where=CURRENT, sqlite_where=CURRENT),
     Index("ix_organizations_status_country", "status", "country"),
+)
+
+# What each member is a party to, from the projects topic (one row per member and project).
+organization_projects = Table(
+    "organization_projects", metadata,
+    Column("organization_id", String(36), primary_key=True),
+    Column("project_id", String(36), primary_key=True),
+    Column("edition_id", String(36), nullable=False),
+    Column("title", String(300), nullable=True),
+    Column("sector", String(30), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("amount_cny", MoneyType(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_organization_projects_project_id", "project_id"),
 )

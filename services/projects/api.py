@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import csv
+import io
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
 
 from services.projects import service
-from services.projects.schemas import Project, ProjectCreate, ProjectWithdrawnOut
+from services.projects.schemas import (
+    Case,
+    CaseCreate,
+    CaseStatusOut,
+    Project,
+    ProjectAmend,
+    ProjectCreate,
+    ProjectWithdrawnOut,
+)
 from shared.auth import require_role
-from shared.deps import ReadConnDep, UowDep
-from shared.events.types import CountryCode, ProjectStatus, Sector
+from shared.deps import ContextDep, ReadConnDep, UowDep
+from shared.events.types import CountryCode, ProjectStatus, Sector, money_str
 from shared.pagination import CursorQuery, LimitQuery, Page
 from shared.stats import ProjectStats
 
 router = APIRouter()
 ProjectsRole = Depends(require_role("projects"))
+EditionQuery = Annotated[str | None, Query(max_length=36)]
+
+EXPORT_COLUMNS = ("id", "edition_id", "title", "sector", "status", "amount", "currency", "fx_rate_to_cny",
+                  "amount_cny", "signed_on", "countries", "parties", "created_at", "amended_at", "withdrawn_at")
+EXPORT_BATCH = 500
 
 
 @router.post("/projects", status_code=201, response_model=Project, tags=["projects"],
@@ -27,7 +45,7 @@ async def sign_project(body: ProjectCreate, uow: UowDep) -> Project:
 @router.get("/projects", response_model=Page[Project], tags=["projects"])
 async def list_projects(
     conn: ReadConnDep,
-    edition_id: Annotated[str | None, Query(max_length=36)] = None,
+    edition_id: EditionQuery = None,
     sector: Sector | None = None,
     status: ProjectStatus | None = None,
     country: CountryCode | None = None,
@@ -39,9 +57,74 @@ async def list_projects(
     return Page[Project](items=[Project.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
+# Declared before /projects/{project_id}, which would otherwise take "export.csv" for an id.
+@router.get("/projects/export.csv", tags=["projects"], response_class=StreamingResponse,
+            summary="The projects (same filters as the list) as CSV, one row per project",
+            responses={200: {"content": {"text/csv": {}}}})
+async def export_projects(
+    context: ContextDep,
+    edition_id: EditionQuery = None,
+    sector: Sector | None = None,
+    status: ProjectStatus | None = None,
+    country: CountryCode | None = None,
+) -> StreamingResponse:
+    async def lines() -> AsyncIterator[str]:
+        # Its own connection: the rows are streamed after the endpoint returns.
+        async with context.read_engine.connect() as conn:
+            yield _csv_line(EXPORT_COLUMNS)
+            after: str | None = None
+            while True:
+                rows = await service.export_rows(conn, edition_id=edition_id, sector=sector, status=status,
+                                                 country=country, after=after, batch=EXPORT_BATCH)
+                for row in rows:
+                    yield _csv_line(_export_record(row))
+                if len(rows) < EXPORT_BATCH:
+                    return
+                after = rows[-1]["id"]
+
+    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="projects.csv"'})
+
+
+def _export_record(row: dict[str, Any]) -> list[str]:
+    def text(value: Any) -> str:
+        if value is None:
+            return ""
+        if hasattr(value, "isoformat"):
+            return str(value.isoformat())
+        return str(value)
+
+    rate: Decimal | None = row["fx_rate_to_cny"]
+    return [
+        row["id"], row["edition_id"], row["title"], row["sector"], row["status"], money_str(row["amount"]),
+        row["currency"], "" if rate is None else f"{rate:f}", money_str(row["amount_cny"]), text(row["signed_on"]),
+        ";".join(sorted({p["country"] for p in row["parties"]})),
+        "; ".join(f"{p['name']} ({p['country']})" for p in row["parties"]),
+        text(row["created_at"]), text(row["amended_at"]), text(row["withdrawn_at"]),
+    ]
+
+
+def _csv_line(values: Any) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow([_defused(v) for v in values])
+    return buffer.getvalue()
+
+
+def _defused(value: str) -> str:
+    # A cell starting with = + - @ is a formula to a spreadsheet (CSV injection): quote it as text.
+    # Money and dates never start with those (amounts are positive).
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 @router.get("/projects/{project_id}", response_model=Project, tags=["projects"])
 async def get_project(project_id: str, conn: ReadConnDep) -> Project:
     return Project.model_validate(await service.get_project(conn, project_id))
+
+
+@router.patch("/projects/{project_id}", response_model=Project, tags=["projects"], dependencies=[ProjectsRole],
+              summary="Amend a signed project (amount, currency and rate, sector, parties, title, date)")
+async def amend_project(project_id: str, body: ProjectAmend, uow: UowDep) -> Project:
+    return Project.model_validate(await service.amend_project(uow=uow, project_id=project_id, request=body))
 
 
 @router.post("/projects/{project_id}/withdraw", response_model=ProjectWithdrawnOut, tags=["projects"],
@@ -50,8 +133,31 @@ async def withdraw_project(project_id: str, uow: UowDep) -> ProjectWithdrawnOut:
     return ProjectWithdrawnOut(id=project_id, status=await service.withdraw_project(uow=uow, project_id=project_id))
 
 
+@router.post("/cases", status_code=201, response_model=Case, tags=["cases"], dependencies=[ProjectsRole],
+             summary="Feature a case among the edition's Top 10 of Overseas Chinese Contribution")
+async def feature_case(body: CaseCreate, uow: UowDep) -> Case:
+    return Case.model_validate(await service.feature_case(uow=uow, request=body))
+
+
+@router.get("/cases", response_model=Page[Case], tags=["cases"],
+            summary="The edition's featured cases in rank order (at most ten, one page)")
+async def list_cases(conn: ReadConnDep, edition_id: Annotated[str, Query(min_length=1, max_length=36)]) -> Page[Case]:
+    rows = await service.featured_cases(conn, edition_id=edition_id)
+    return Page[Case](items=[Case.model_validate(r._mapping) for r in rows], next_cursor=None)
+
+
+@router.get("/cases/{case_id}", response_model=Case, tags=["cases"])
+async def get_case(case_id: str, conn: ReadConnDep) -> Case:
+    return Case.model_validate((await service.get_case(conn, case_id))._mapping)
+
+
+@router.post("/cases/{case_id}/unfeature", response_model=CaseStatusOut, tags=["cases"],
+             dependencies=[ProjectsRole], summary="Take a case out of the Top 10, freeing its rank")
+async def unfeature_case(case_id: str, uow: UowDep) -> CaseStatusOut:
+    return CaseStatusOut(id=case_id, status=await service.unfeature_case(uow=uow, case_id=case_id))
+
+
 @router.get("/stats", response_model=ProjectStats, tags=["stats"],
             summary="Signed projects and their value, from this service's own tables")
-async def stats(conn: ReadConnDep,
-                edition_id: Annotated[str | None, Query(max_length=36)] = None) -> ProjectStats:
+async def stats(conn: ReadConnDep, edition_id: EditionQuery = None) -> ProjectStats:
     return ProjectStats(projects=await service.project_stats(conn, edition_id=edition_id))

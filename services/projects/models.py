@@ -1,6 +1,6 @@
 """Tables of the projects database, including the replicas it keeps from other services' events."""
 
-from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, Table
+from sqlalchemy import CheckConstraint, Column, Date, ForeignKey, Index, Integer, String, Table, text
 
 from shared.db import MoneyType, RateType, UtcDateTime, new_metadata
 from shared.tables import add_platform_tables
@@ -22,6 +22,7 @@ projects = Table(
     Column("signed_on", Date, nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("withdrawn_at", UtcDateTime(), nullable=True),
+    Column("amended_at", UtcDateTime(), nullable=True),
     Index("ix_projects_edition_status_sector", "edition_id", "status", "sector"),
 )
 
@@ -32,6 +33,32 @@ project_parties = Table(
     Column("name", String(200), nullable=False),
     Column("country", String(2), nullable=False),
     Column("organization_id", String(36), nullable=True),
+)
+
+# Index on the parties' countries: the `country` filter of the list and the CSV export.
+Index("ix_project_parties_country", project_parties.c.country)
+
+# A featured case holds its rank alone; unfeatured ones keep theirs as history. The partial unique
+# index makes that a rule of the database, so two concurrent requests cannot both take a rank.
+FEATURED = text("status = 'featured'")
+
+cases = Table(
+    "cases", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("edition_id", String(36), nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("sector", String(30), nullable=False),
+    Column("enterprise", String(200), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("summary", String(4000), nullable=False),
+    Column("project_id", String(36), ForeignKey("projects.id"), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("unfeatured_at", UtcDateTime(), nullable=True),
+    CheckConstraint("rank BETWEEN 1 AND 10", name="rank_1_to_10"),
+    Index("uq_cases_featured_edition_rank", "edition_id", "rank", unique=True,
+          postgresql_where=FEATURED, sqlite_where=FEATURED),
 )
 
 # Replica of registration's editions, built from `edition_opened`.

@@ -7,9 +7,18 @@ from decimal import Decimal
 from typing import Annotated
 
 import pycountry
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from services.projects.domain import MAX_AMOUNT_CNY
+from services.projects.domain import MAX_AMOUNT_CNY, CaseStatus
 from shared.events.types import CountryCode, Money, ProjectStatus, Sector
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -37,17 +46,25 @@ class Party(_Request):
                                           description="A network member taking part, if any.")] | None = None
 
 
+Title = Annotated[Text, Field(max_length=300)]
+Amount = Annotated[Money, Field(gt=0, le=MAX_AMOUNT, description="Signed value in `currency`.")]
+# At most 8 decimals: the rate is stored exactly (NUMERIC(18, 8)) and the product is rounded once.
+FxRate = Annotated[Decimal, Field(gt=0, le=Decimal(100000), max_digits=18, decimal_places=8,
+                                  allow_inf_nan=False,
+                                  description="Yuan per unit of `currency` (up to 8 decimals); required "
+                                              "unless the currency is CNY.")]
+Parties = Annotated[list[Party], Field(min_length=1, max_length=50)]
+EditionId = Annotated[str, Field(min_length=1, max_length=36)]
+
+
 class ProjectCreate(_Request):
-    edition_id: Annotated[str, Field(min_length=1, max_length=36)]
-    title: Annotated[Text, Field(max_length=300)]
+    edition_id: EditionId
+    title: Title
     sector: Sector
-    amount: Annotated[Money, Field(gt=0, le=MAX_AMOUNT, description="Signed value in `currency`.")]
+    amount: Amount
     currency: Currency = "CNY"
-    fx_rate_to_cny: Annotated[Decimal, Field(gt=0, le=Decimal(100000), max_digits=18, decimal_places=8,
-                                             description="Yuan per unit of `currency`; required "
-                                                         "unless the currency is CNY.")] | None = Field(
-        default=None, validate_default=True)
-    parties: Annotated[list[Party], Field(min_length=1, max_length=50)]
+    fx_rate_to_cny: FxRate | None = Field(default=None, validate_default=True)
+    parties: Parties
     signed_on: date | None = None
 
     # A field validator (not a model one) so that the 422 names `fx_rate_to_cny` in its field errors.
@@ -62,6 +79,30 @@ class ProjectCreate(_Request):
         if currency == "CNY" and rate not in (None, Decimal(1)):
             raise ValueError("fx_rate_to_cny must be omitted (or 1) for an amount in CNY")
         return rate
+
+
+class ProjectAmend(_Request):
+    """The fields an amendment changes; those left out keep their value. ``parties`` replaces the list."""
+
+    title: Title | None = None
+    sector: Sector | None = None
+    amount: Amount | None = None
+    currency: Currency | None = None
+    fx_rate_to_cny: FxRate | None = Field(default=None, description="Yuan per unit of the (new) currency; "
+                                          "needed when the currency changes to one other than CNY.")
+    parties: Parties | None = None
+    signed_on: date | None = None
+
+    @model_validator(mode="after")
+    def _something_to_amend(self) -> ProjectAmend:
+        if not self.model_fields_set:
+            raise ValueError("name at least one field to amend: title, sector, amount, currency, "
+                             "fx_rate_to_cny, parties, signed_on")
+        # `null` for a field that always has a value would silently mean "unchanged"; refuse it.
+        for name in ("title", "sector", "amount", "currency", "parties"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null; leave it out to keep the current value")
+        return self
 
 
 class PartyOut(BaseModel):
@@ -82,9 +123,43 @@ class Project(BaseModel):
     status: ProjectStatus
     signed_on: date | None
     created_at: datetime
+    amended_at: datetime | None = None
     parties: list[PartyOut]
 
 
 class ProjectWithdrawnOut(BaseModel):
     id: str
     status: ProjectStatus
+
+
+class CaseCreate(_Request):
+    edition_id: EditionId
+    rank: Annotated[int, Field(ge=1, le=10, strict=True, description="1..10, unique per edition among "
+                                                                     "featured cases.")]
+    title: Title
+    sector: Sector
+    enterprise: Annotated[Text, Field(max_length=200)]
+    country: CountryCode
+    summary: Annotated[Text, Field(max_length=4000)]
+    project_id: Annotated[str, Field(min_length=1, max_length=36,
+                                     description="A signed project of the same edition.")] | None = None
+
+
+class Case(BaseModel):
+    id: str
+    edition_id: str
+    rank: int
+    title: str
+    sector: Sector
+    enterprise: str
+    country: str
+    summary: str
+    project_id: str | None
+    status: CaseStatus
+    created_at: datetime
+    unfeatured_at: datetime | None
+
+
+class CaseStatusOut(BaseModel):
+    id: str
+    status: CaseStatus

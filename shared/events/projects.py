@@ -25,6 +25,9 @@ class ProjectState(_Payload):
     countries: list[CountryCode] = Field(description="Distinct countries among the parties.")
     organization_ids: list[str] = Field(default_factory=list,
                                         description="Network members among the parties.")
+    # Optional (added after v1 was first published, so events written before it stay readable): lets
+    # the network service show what each member signed without asking the projects service.
+    title: str | None = Field(default=None, description="The project's title (public).")
 
 
 class ProjectPrevious(_Payload):

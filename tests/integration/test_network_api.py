@@ -48,16 +48,26 @@ async def test_join_and_read_the_public_entry(net: Deployment) -> None:
         "name": "Federation of Hokkien Associations", "name_zh": body["name_zh"], "country": "SG",
         "kind": "hometown_association", "city": body["city"]}
     assert created["website"].startswith("https://chamber.example.my")
-    assert "contact_email" not in created
+    # The caller holds the network role (here: admin), so it sees the contact e-mail it sent.
+    assert created["contact_email"] == "secret.contact@example.sg"
     uuid.UUID(created["id"])
+    public = {k: v for k, v in created.items() if k != "contact_email"}
 
     anonymous = {"Authorization": ""}
     got = await client.get(f"/organizations/{created['id']}", headers=anonymous)
-    assert got.status_code == 200 and got.json() == created
+    assert got.status_code == 200
+    assert got.json() == {**public, "projects": [], "signed_amount_cny": "0.00"}
     listed = await client.get("/organizations", params={"country": "SG"}, headers=anonymous)
-    assert listed.status_code == 200 and created in listed.json()["items"]
-    for text in (got.text, listed.text, (await client.get(f"/organizations/{created['id']}")).text):
-        assert "secret.contact" not in text
+    assert listed.status_code == 200 and public in listed.json()["items"]
+    other_role = {"Authorization": "Bearer projects-token"}
+    for text in (got.text, listed.text, (await client.get(f"/organizations/{created['id']}", headers=other_role)).text,
+                 (await client.get("/organizations", headers=other_role)).text):
+        assert "secret.contact" not in text and "contact_email" not in text
+    for headers in ({}, {"Authorization": "Bearer network-token"}):
+        staff = await client.get(f"/organizations/{created['id']}", headers=headers)
+        assert staff.json()["contact_email"] == "secret.contact@example.sg"
+        listed = await client.get("/organizations", params={"country": "SG"}, headers=headers)
+        assert created in listed.json()["items"]
     assert await net.event_count("network") == events + 1
 
 
