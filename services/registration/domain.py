@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from shared.errors import Conflict, DomainError, InvalidTransition, NotFound, UnknownReference
@@ -111,6 +111,12 @@ class EnrollmentNotFound(NotFound):
     code = "enrollment_not_found"
 
 
+def rfc3339(moment: datetime) -> str:
+    """The timestamp as the API writes it everywhere (UTC, ``Z``), so that a problem's detail and
+    fields read the same as the delegate's ``checked_in_at``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 # -- editions -----------------------------------------------------------------------------------------------
 
 
@@ -172,9 +178,9 @@ def counts_as_registered(status: DelegateStatus) -> bool:
 def check_changeable(status: DelegateStatus, cancelled_at: datetime | None) -> None:
     """A cancelled registration is closed: register again rather than edit it."""
     if status == DelegateStatus.cancelled:
-        when = f" at {cancelled_at.isoformat()}" if cancelled_at else ""
+        when = f" at {rfc3339(cancelled_at)}" if cancelled_at else ""
         raise DelegateCancelled(f"the registration was cancelled{when} and can no longer be changed",
-                                cancelled_at=cancelled_at.isoformat() if cancelled_at else None)
+                                cancelled_at=rfc3339(cancelled_at) if cancelled_at else None)
 
 
 @dataclass(frozen=True)
@@ -194,14 +200,14 @@ def check_in(status: DelegateStatus, *, checked_in_at: datetime | None, cancelle
              ) -> DelegateStatus:
     """A badge checks in once; a repeat scan names when the first one happened."""
     if status == DelegateStatus.checked_in:
-        when = checked_in_at.isoformat() if checked_in_at else "earlier"
+        when = rfc3339(checked_in_at) if checked_in_at else "earlier"
         raise AlreadyCheckedIn(f"this badge was already checked in at {when}",
-                               checked_in_at=checked_in_at.isoformat() if checked_in_at else None)
+                               checked_in_at=rfc3339(checked_in_at) if checked_in_at else None)
     if status == DelegateStatus.cancelled:
-        when = f" at {cancelled_at.isoformat()}" if cancelled_at else ""
+        when = f" at {rfc3339(cancelled_at)}" if cancelled_at else ""
         raise DelegateCancelled(f"this badge belongs to a registration cancelled{when}; send the delegate "
                                 "to the registration desk",
-                                cancelled_at=cancelled_at.isoformat() if cancelled_at else None)
+                                cancelled_at=rfc3339(cancelled_at) if cancelled_at else None)
     return DelegateStatus.checked_in
 
 

@@ -270,7 +270,7 @@ async def create_session(*, uow: UnitOfWork, request: SessionCreate) -> dict[str
         domain.check_session_start(request.starts_at, edition.starts_on, edition.ends_on)
         row: dict[str, Any] = {
             "id": str(uuid.uuid4()), "edition_id": request.edition_id, "kind": request.kind.value,
-            "title": request.title, "capacity": request.capacity, "starts_at": request.starts_at,
+            "title": request.title, "capacity": request.capacity, "starts_at": request.starts_at.astimezone(UTC),
             "created_at": datetime.now(UTC),
         }
         await uow.conn.execute(sessions.insert().values(**row))
