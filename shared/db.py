@@ -161,15 +161,28 @@ def upsert_replacing(conn: AsyncConnection | Connection, table: Any, keys: Itera
 def run_migrations(service_dir: Path, database_url: str) -> None:
     """``alembic upgrade head`` for one service (blocking; the env.py runs its own event loop)."""
     from alembic import command
+
+    command.upgrade(_alembic_config(service_dir, database_url), "head")
+
+
+def recreate_schema(service_dir: Path, database_url: str) -> None:
+    """Drop every table of a service (``alembic downgrade base``) and create them again, empty."""
+    from alembic import command
+
+    config = _alembic_config(service_dir, database_url)
+    command.downgrade(config, "base")
+    command.upgrade(config, "head")
+
+
+def _alembic_config(service_dir: Path, database_url: str) -> Any:
     from alembic.config import Config
 
     _ensure_sqlite_dir(database_url)
-
     config = Config(str(service_dir / "alembic.ini"))
     config.set_main_option("script_location", str(service_dir / "migrations"))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
+    return config
 
 
 async def migrate(service_dir: Path, database_url: str) -> None:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
 from pydantic import TypeAdapter, ValidationError
+from sse_starlette import EventSourceResponse
 
 from services.dashboard import service
-from services.dashboard.schemas import Countries, CountryRow, Totals
+from services.dashboard.schemas import Countries, CountryRow, Overview, Totals
 from shared.deps import ReadConnDep
 from shared.errors import DomainError, NotFound
 from shared.events.types import CountryCode
 
 router = APIRouter()
+_LIVE_PAGE = Path(__file__).parent / "static" / "index.html"
 _country_code: TypeAdapter[str] = TypeAdapter(CountryCode)
 
 
@@ -31,8 +37,38 @@ async def totals(conn: ReadConnDep,
 
 
 @router.get("/countries", response_model=Countries, tags=["figures"], summary="Figures per country")
-async def countries(conn: ReadConnDep) -> Countries:
-    return Countries(items=await service.countries(conn))
+async def countries(conn: ReadConnDep,
+                    edition_id: Annotated[str | None, Query(max_length=36)] = None) -> Countries:
+    return Countries(items=await service.countries(conn, edition_id=edition_id))
+
+
+@router.get("/overview", response_model=Overview, tags=["live page"],
+            summary="What the live page shows: the current edition's figures, countries and Top-10 cases")
+async def overview(conn: ReadConnDep) -> Overview:
+    return await service.overview(conn, today=datetime.now(UTC).date())
+
+
+@router.get("/stream", tags=["live page"], response_class=EventSourceResponse,
+            summary="Server-Sent Events: `overview` and `totals` whenever the figures change",
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "`event: totals` carries the /totals body of the current edition; "
+                                            "`event: overview` the /overview body. A comment every 15 s keeps "
+                                            "proxies from closing the connection."}})
+async def stream(request: Request) -> EventSourceResponse:
+    broadcaster = request.app.state.broadcaster
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        async for payload in broadcaster.updates():
+            document = Overview.model_validate_json(payload)
+            yield {"event": "totals", "data": document.totals.model_dump_json()}
+            yield {"event": "overview", "data": payload}
+
+    return EventSourceResponse(events(), ping=15)
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def live_page() -> HTMLResponse:
+    return HTMLResponse(_LIVE_PAGE.read_text(encoding="utf-8"))
 
 
 @router.get("/countries/{code}", response_model=CountryRow, tags=["figures"])

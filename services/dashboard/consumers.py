@@ -13,6 +13,7 @@ from services.dashboard import domain
 from services.dashboard.models import (
     COUNTER_TABLES,
     editions,
+    featured_cases,
     read_model_state,
     seen_delegates,
     seen_organizations,
@@ -22,7 +23,7 @@ from shared.app import Subscription
 from shared.db import upsert_adding, upsert_replacing
 from shared.events import CATALOGUE, CloudEvent
 from shared.events.network import OrganizationState
-from shared.events.projects import ProjectState
+from shared.events.projects import CaseFeatured, CaseUnfeatured, ProjectState
 from shared.events.registration import DelegateState, EditionOpened
 from shared.events.types import DelegateStatus, OrganizationStatus, ProjectStatus
 from shared.inbox import Handler
@@ -34,8 +35,7 @@ async def apply_change(conn: AsyncConnection, delta: domain.Contribution) -> Non
         for key, moved in rows.items():
             values = dict(zip(keys, key, strict=True)) | {c: int(moved.get(c, 0)) for c in columns}
             await conn.execute(upsert_adding(conn, table, keys, values, columns))
-    await conn.execute(upsert_replacing(conn, read_model_state, ["name"],
-                                        {"name": "totals", "updated_at": datetime.now(UTC)}))
+    await _touch(conn)
 
 
 async def edition_opened(conn: AsyncConnection, _: CloudEvent, payload: BaseModel) -> None:
@@ -86,8 +86,32 @@ async def organization_changed(conn: AsyncConnection, _: CloudEvent, payload: Ba
         "organization_id": payload.organization_id, "country": new.country, "status": new.status.value}))
 
 
+async def case_featured(conn: AsyncConnection, _: CloudEvent, payload: BaseModel) -> None:
+    assert isinstance(payload, CaseFeatured)
+    await conn.execute(upsert_replacing(conn, featured_cases, ["case_id"], {
+        "case_id": payload.case_id, "edition_id": payload.edition_id, "rank": payload.rank,
+        "title": payload.title, "sector": payload.sector.value, "enterprise": payload.enterprise,
+        "country": payload.country}))
+    await _touch(conn)
+
+
+async def case_unfeatured(conn: AsyncConnection, _: CloudEvent, payload: BaseModel) -> None:
+    assert isinstance(payload, CaseUnfeatured)
+    await conn.execute(featured_cases.delete().where(featured_cases.c.case_id == payload.case_id))
+    await _touch(conn)
+
+
+async def _touch(conn: AsyncConnection) -> None:
+    await conn.execute(upsert_replacing(conn, read_model_state, ["name"],
+                                        {"name": "totals", "updated_at": datetime.now(UTC)}))
+
+
 def _handlers() -> dict[str, Handler]:
-    handlers: dict[str, Handler] = {"conference.registration.edition_opened.v1": edition_opened}
+    handlers: dict[str, Handler] = {
+        "conference.registration.edition_opened.v1": edition_opened,
+        "conference.projects.case_featured.v1": case_featured,
+        "conference.projects.case_unfeatured.v1": case_unfeatured,
+    }
     for event_type, definition in CATALOGUE.items():
         if issubclass(definition.model, DelegateState):
             handlers[event_type] = delegate_changed

@@ -74,6 +74,18 @@ network_counts = Table(
     Column("organizations", BigInteger, nullable=False),
 )
 
+# The Top-10 cases currently featured, from `case_featured` / `case_unfeatured`.
+featured_cases = Table(
+    "featured_cases", metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("edition_id", String(36), nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("sector", String(30), nullable=False),
+    Column("enterprise", String(200), nullable=False),
+    Column("country", String(2), nullable=False),
+)
+
 read_model_state = Table(
     "read_model_state", metadata,
     Column("name", String(50), primary_key=True),

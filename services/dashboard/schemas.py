@@ -31,3 +31,32 @@ class CountryRow(BaseModel):
 
 class Countries(BaseModel):
     items: list[CountryRow]
+
+
+class EditionRow(BaseModel):
+    edition_id: str
+    number: int
+    year: int
+    host: str
+    city: str | None
+    theme: str | None
+    starts_on: str = Field(description="ISO date.")
+
+
+class CaseRow(BaseModel):
+    case_id: str
+    rank: int = Field(ge=1, le=10)
+    title: str
+    sector: str
+    enterprise: str
+    country: str
+
+
+class Overview(BaseModel):
+    """What the live page shows: the current edition's figures, its countries and Top-10 cases."""
+
+    edition: EditionRow | None = Field(description="The latest edition that has started (else the first).")
+    next_edition: EditionRow | None
+    totals: Totals
+    countries: list[CountryRow]
+    cases: list[CaseRow]

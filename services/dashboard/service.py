@@ -4,6 +4,7 @@ counter rows: nothing here scans per delegate or per project."""
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -12,12 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.dashboard.models import (
     delegate_counts,
+    editions,
+    featured_cases,
     network_counts,
     project_country_counts,
     project_sector_counts,
     read_model_state,
 )
-from services.dashboard.schemas import CountryRow, Totals
+from services.dashboard.schemas import CaseRow, CountryRow, EditionRow, Overview, Totals
 from shared.events.types import Sector
 from shared.stats import DelegateFigures, NetworkFigures, project_figures
 
@@ -53,7 +56,9 @@ async def totals(conn: AsyncConnection, *, edition_id: str | None) -> Totals:
     return Totals(delegates=delegates, projects=project_figures(sectors), network=network, updated_at=updated_at)
 
 
-async def countries(conn: AsyncConnection, *, country: str | None = None) -> list[CountryRow]:
+async def countries(conn: AsyncConnection, *, country: str | None = None, edition_id: str | None = None
+                    ) -> list[CountryRow]:
+    """Per-country figures (all editions, or one); network members belong to no edition."""
     rows: dict[str, dict[str, Any]] = defaultdict(lambda: {"delegates": 0, "checked_in": 0, "organizations": 0,
                                                           "projects": 0, "amount_fen": 0})
     d = select(delegate_counts.c.country, func.sum(delegate_counts.c.registered),
@@ -61,6 +66,9 @@ async def countries(conn: AsyncConnection, *, country: str | None = None) -> lis
     p = select(project_country_counts.c.country, func.sum(project_country_counts.c.projects),
                func.sum(project_country_counts.c.amount_fen)).group_by(project_country_counts.c.country)
     n = select(network_counts.c.country, network_counts.c.organizations)
+    if edition_id:
+        d = d.where(delegate_counts.c.edition_id == edition_id)
+        p = p.where(project_country_counts.c.edition_id == edition_id)
     if country:
         d = d.where(delegate_counts.c.country == country)
         p = p.where(project_country_counts.c.country == country)
@@ -77,3 +85,33 @@ async def countries(conn: AsyncConnection, *, country: str | None = None) -> lis
         for code, r in sorted(rows.items())
         if r["delegates"] or r["organizations"] or r["projects"]
     ]
+
+
+async def list_editions(conn: AsyncConnection) -> list[EditionRow]:
+    rows = (await conn.execute(select(editions).order_by(editions.c.number))).all()
+    return [EditionRow.model_validate(r._mapping) for r in rows]
+
+
+def current_edition(all_editions: list[EditionRow], today: date) -> EditionRow | None:
+    """The latest edition that has started; before the first one starts, the first one."""
+    started = [e for e in all_editions if e.starts_on <= today.isoformat()]
+    if started:
+        return started[-1]
+    return all_editions[0] if all_editions else None
+
+
+async def overview(conn: AsyncConnection, *, today: date) -> Overview:
+    """Everything the live page shows, for the current edition."""
+    all_editions = await list_editions(conn)
+    current = current_edition(all_editions, today)
+    edition_id = current.edition_id if current else None
+    cases = []
+    if edition_id:
+        rows = (await conn.execute(select(featured_cases).where(featured_cases.c.edition_id == edition_id)
+                                   .order_by(featured_cases.c.rank))).all()
+        cases = [CaseRow.model_validate(r._mapping) for r in rows]
+    upcoming = [e for e in all_editions if current and e.number > current.number]
+    return Overview(
+        edition=current, next_edition=upcoming[0] if upcoming else None,
+        totals=await totals(conn, edition_id=edition_id),
+        countries=await countries(conn, edition_id=edition_id), cases=cases)

@@ -1,0 +1,74 @@
+"""`conference dashboard rebuild`: the read model is disposable (DESIGN.md §4).
+
+Drops the dashboard's tables, creates them empty, then reads every topic from offset 0 up to the end
+offsets seen at the start, applying events in large batches (one transaction per batch), and
+commits the final offsets for the dashboard's consumer group so that the service, when it starts
+again, continues exactly where the rebuild stopped. Run it while the dashboard service is stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.dashboard.consumers import SUBSCRIPTIONS
+from services.dashboard.models import platform
+from shared.bus import open_bus
+from shared.db import make_engine, recreate_schema
+from shared.inbox import EventConsumer, next_offsets
+from shared.metrics import PlatformMetrics
+from shared.settings import ServiceSettings
+
+BATCH = 2000
+
+
+@dataclass
+class RebuildResult:
+    events: int
+    seconds: float
+
+
+async def rebuild(settings: ServiceSettings, service_dir: Path, *,
+                  on_start: Callable[[int], None] = lambda total: None,
+                  on_progress: Callable[[int], None] = lambda done: None) -> RebuildResult:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await asyncio.to_thread(recreate_schema, service_dir, settings.database_url)
+    platform_settings = settings.platform
+    bus = open_bus(platform_settings)
+    subscription = SUBSCRIPTIONS[0]
+    topics = [platform_settings.topic(t) for t in subscription.topics]
+    await bus.ensure_topics(topics)
+    ends = await bus.end_offsets(topics)
+    total = sum(ends.values())
+    on_start(total)
+    engine = make_engine(settings.database_url)
+    runner = EventConsumer(group=settings.consumer_group, topics=topics, handlers=subscription.handlers, bus=bus,
+                           engine=engine, processed=platform.processed_events,
+                           metrics=PlatformMetrics("dashboard"), poll_interval=1.0,
+                           max_attempts=platform_settings.handler_max_attempts, batch_size=BATCH)
+    consumer = bus.consumer(topics, group=settings.consumer_group, from_beginning=True)
+    producer = bus.producer()
+    await consumer.start()
+    positions = {tp: 0 for tp in ends}
+    done = 0
+    try:
+        while any(positions[tp] < end for tp, end in ends.items()):
+            messages = await consumer.poll(max_records=BATCH, timeout=1.0)
+            # Events appended after the start are left to the service: stop at the end offsets seen.
+            messages = [m for m in messages if m.offset < ends.get((m.topic, m.partition), 0)]
+            if not messages:
+                continue
+            await runner.process(messages, producer)
+            offsets = next_offsets(messages)
+            await consumer.commit(offsets)
+            positions.update(offsets)
+            done += len(messages)
+            on_progress(done)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+        await engine.dispose()
+    return RebuildResult(events=done, seconds=loop.time() - started)
