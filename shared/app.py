@@ -33,13 +33,16 @@ from shared.errors import DomainError
 from shared.events.catalogue import TOPICS
 from shared.idempotency import IdempotencyMiddleware
 from shared.inbox import EventConsumer, Handler
-from shared.logging import request_id_var
+from shared.lifecycle import ShutdownSettings
+from shared.logging import get_logger, request_id_var, service_var
 from shared.metrics import PlatformMetrics
 from shared.outbox import Outbox, OutboxRelay, UnitOfWork
 from shared.settings import ServiceSettings
 from shared.tables import PlatformTables
 
 log = logging.getLogger(__name__)
+request_log = get_logger("shared.http")
+READINESS_CHECK_SECONDS = 10.0
 PROBLEM = "application/problem+json"
 
 
@@ -66,6 +69,16 @@ class ServiceContext:
     consumers: list[EventConsumer] = field(default_factory=list)
     relay: OutboxRelay | None = None
     listeners: list[Callable[[], None]] = field(default_factory=list)
+    # Started by the lifespan beside the relay and consumers; an app may add to it after creation.
+    background: list[Callable[[ServiceContext], Any]] = field(default_factory=list)
+    draining: bool = False
+
+    def begin_draining(self) -> None:
+        """Shutdown has begun: /readyz answers 503 from now on (the service still serves)."""
+        if not self.draining:
+            self.draining = True
+            self.metrics.service_ready.set(0)
+            log.info("%s draining: /readyz now answers 503", self.settings.service)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine, self.outbox)
@@ -90,11 +103,14 @@ def create_service_app(
     metrics = PlatformMetrics(settings.service)
     engine = make_engine(settings.database_url)
     read_engine = make_engine(settings.database_url, read_only=True) if not settings.is_postgres else engine
+    owns_bus = bus is None
     bus = bus or open_bus(settings.platform)
     outbox = Outbox(settings.service, tables, settings.platform.topic_prefix)
     context = ServiceContext(settings=settings, engine=engine, read_engine=read_engine, tables=tables,
-                             outbox=outbox, bus=bus, metrics=metrics)
+                             outbox=outbox, bus=bus, metrics=metrics, background=list(extra_background))
     platform = settings.platform
+    metrics.watch_pool("write", engine)
+    metrics.watch_pool("read", read_engine)
 
     for sub in subscriptions:
         context.consumers.append(EventConsumer(
@@ -111,23 +127,41 @@ def create_service_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service_var.set(settings.service)  # background tasks inherit it: their log lines name the service
+        context.draining = False
         tasks: list[asyncio.Task[Any]] = []
+        graceful: list[asyncio.Task[Any]] = []  # stopped by request, not cancelled (they drain first)
         topics = [platform.topic(t) for t in TOPICS.values()]
         tasks.append(asyncio.create_task(_ensure_topics(bus, topics), name="ensure-topics"))
+        tasks.append(asyncio.create_task(_watch_readiness(context), name=f"{settings.service}-readiness"))
         if context.relay is not None:
-            tasks.append(asyncio.create_task(context.relay.run(), name=f"{settings.service}-relay"))
+            graceful.append(asyncio.create_task(context.relay.run(), name=f"{settings.service}-relay"))
+            tasks.append(asyncio.create_task(context.relay.watch_backlog(), name=f"{settings.service}-backlog"))
         for consumer in context.consumers:
-            tasks.append(asyncio.create_task(consumer.run(), name=consumer.group))
-        for starter in extra_background:
+            graceful.append(asyncio.create_task(consumer.run(), name=consumer.group))
+        for starter in context.background:
             tasks.append(asyncio.create_task(starter(context)))
         try:
             yield
         finally:
-            for task in tasks:
+            # In-flight requests are done (uvicorn waited for them): let the relay publish what is
+            # committed and the consumers commit their offsets, within a bound; then close the pools.
+            context.begin_draining()
+            if context.relay is not None:
+                context.relay.request_stop()
+            for consumer in context.consumers:
+                consumer.request_stop()
+            if graceful:
+                _, late = await asyncio.wait(graceful, timeout=ShutdownSettings().timeout_seconds)
+                for task in late:
+                    log.warning("%s did not stop in time; cancelled", task.get_name())
+            for task in (*tasks, *graceful):
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, *graceful, return_exceptions=True)
             await engine.dispose()
             await read_engine.dispose()
+            if owns_bus:
+                await bus.close()
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
                   responses={422: {"description": "Invalid input (problem+json with field errors)"}})
@@ -162,10 +196,12 @@ def _operations_router(context: ServiceContext) -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": context.settings.service}
 
-    @router.get("/readyz", summary="Readiness: database and bus reachable",
-                responses={503: {"description": "database or bus unreachable"}})
+    @router.get("/readyz", summary="Readiness: database and bus reachable, not shutting down",
+                responses={503: {"description": "database or bus unreachable, or the service is draining"}})
     async def readyz() -> JSONResponse:
-        checks = {"database": await _database_ok(context.engine), "bus": await context.bus.ping()}
+        if context.draining:
+            return JSONResponse({"status": "draining", "checks": {}}, status_code=503)
+        checks = await _readiness(context)
         ready = all(checks.values())
         return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
                             status_code=200 if ready else 503)
@@ -175,6 +211,21 @@ def _operations_router(context: ServiceContext) -> APIRouter:
         return Response(generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+async def _readiness(context: ServiceContext) -> dict[str, bool]:
+    checks = {"database": await _database_ok(context.engine), "bus": await context.bus.ping()}
+    if not context.draining:
+        context.metrics.service_ready.set(1 if all(checks.values()) else 0)
+    return checks
+
+
+async def _watch_readiness(context: ServiceContext) -> None:
+    """``service_ready`` stays current even when nobody calls /readyz."""
+    while True:
+        with contextlib.suppress(Exception):
+            await _readiness(context)
+        await asyncio.sleep(READINESS_CHECK_SECONDS)
 
 
 async def _database_ok(engine: AsyncEngine) -> bool:
@@ -250,7 +301,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 class RequestMiddleware:
-    """Request id (``X-Request-ID``), HTTP metrics by route template. Pure ASGI for speed."""
+    """Request id (``X-Request-ID``), HTTP metrics by route template, one JSON log line per request.
+    Pure ASGI for speed."""
 
     def __init__(self, app: ASGIApp, metrics: PlatformMetrics) -> None:
         self.app = app
@@ -262,8 +314,10 @@ class RequestMiddleware:
             return
         request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        service_token = service_var.set(self.metrics.service)
         started = time.perf_counter()
         status = 500
+        self.metrics.http_in_flight.inc()
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -279,8 +333,13 @@ class RequestMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "GET")
+            elapsed = time.perf_counter() - started
+            self.metrics.http_in_flight.dec()
             self.metrics.http_requests.labels(route=template, method=method, status=f"{status // 100}xx").inc()
-            self.metrics.http_latency.labels(route=template, method=method).observe(time.perf_counter() - started)
+            self.metrics.http_latency.labels(route=template, method=method).observe(elapsed)
+            request_log.info("request", method=method, route=template, path=scope.get("path"), status=status,
+                             duration_ms=round(elapsed * 1000, 2))
+            service_var.reset(service_token)
             request_id_var.reset(token)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import structlog
 from pydantic import BaseModel
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -22,9 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.bus import Bus, Consumer, OutgoingMessage, Producer, ReceivedMessage
 from shared.db import insert_ignoring_duplicates
 from shared.events import CloudEvent, InvalidEvent, parse_event
-from shared.metrics import PlatformMetrics
+from shared.logging import get_logger, request_id_var
+from shared.metrics import DEAD_LETTER_REASONS, PlatformMetrics, dead_letter_reason_class
 
 log = logging.getLogger(__name__)
+events_log = get_logger("shared.inbox")
+LAG_REFRESH_SECONDS = 1.0
 
 Handler = Callable[[AsyncConnection, CloudEvent, BaseModel], Awaitable[None]]
 
@@ -60,10 +64,20 @@ class EventConsumer:
         self.batch_size = batch_size
         self.on_applied = on_applied
         self.running = False
+        self._stopping = False
+        self._lag_checked = 0.0
+        self._lag_labels: set[tuple[str, str, str]] = set()
+        for topic in self.topics:  # series exist from the start, so increase() sees the first one
+            for reason in DEAD_LETTER_REASONS:
+                metrics.events_dead_lettered.labels(topic=topic, reason=reason)
+
+    def request_stop(self) -> None:
+        """Graceful shutdown: finish the batch in hand, commit its offsets, leave the group."""
+        self._stopping = True
 
     async def run(self) -> None:
         backoff = 0.2
-        while True:
+        while not self._stopping:
             consumer: Consumer | None = None
             producer: Producer | None = None
             try:
@@ -74,11 +88,12 @@ class EventConsumer:
                 producer = self.bus.producer()
                 self.running = True
                 backoff = 0.2
-                while True:
+                while not self._stopping:
                     messages = await consumer.poll(max_records=self.batch_size, timeout=self.poll_interval)
                     if messages:
                         await self.process(messages, producer)
                         await consumer.commit(next_offsets(messages))
+                    await self._update_lag(consumer)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -94,8 +109,43 @@ class EventConsumer:
                             await asyncio.wait_for(part.stop(), timeout=5)
                         except Exception:
                             pass
+                self._forget_lag()
+            if self._stopping:
+                return
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
+
+    async def _update_lag(self, consumer: Consumer) -> None:
+        """``consumer_lag_events`` per assigned partition, at most once a second."""
+        now = time.monotonic()
+        if now - self._lag_checked < LAG_REFRESH_SECONDS:
+            return
+        self._lag_checked = now
+        read_lag = getattr(consumer, "lag", None)
+        if read_lag is None:
+            return
+        try:
+            lag = await read_lag()
+        except Exception as exc:  # a broker hiccup must not restart the consumer
+            log.debug("consumer %s cannot read its lag: %r", self.group, exc)
+            return
+        labels = {(self.group, topic, str(partition)) for topic, partition in lag}
+        for stale in self._lag_labels - labels:
+            self._remove_lag(stale)
+        for (topic, partition), behind in lag.items():
+            self.metrics.consumer_lag.labels(group=self.group, topic=topic, partition=str(partition)).set(behind)
+        self._lag_labels = labels
+
+    def _forget_lag(self) -> None:
+        for labels in self._lag_labels:
+            self._remove_lag(labels)
+        self._lag_labels = set()
+
+    def _remove_lag(self, labels: tuple[str, str, str]) -> None:
+        try:
+            self.metrics.consumer_lag.remove(*labels)
+        except KeyError:
+            pass
 
     async def process(self, messages: Sequence[ReceivedMessage], producer: Producer) -> None:
         """Apply a batch in one transaction; dead-letter what cannot be applied."""
@@ -126,24 +176,39 @@ class EventConsumer:
                         {"consumer": self.group, "event_id": event_id, "processed_at": now}
                         for event_id in outcome.dead_event_ids])
             for m, reason in outcome.dead:
-                self.metrics.events_dead_lettered.labels(topic=m.topic, reason=reason.split(":")[0][:60]).inc()
-                log.error("dead-lettered %s[%d]@%d: %s", m.topic, m.partition, m.offset, reason)
+                self.metrics.events_dead_lettered.labels(topic=m.topic, reason=dead_letter_reason_class(reason)).inc()
+                events_log.error("event dead-lettered", consumer=self.group, topic=m.topic, partition=m.partition,
+                                 offset=m.offset, reason=reason)
         if outcome.duplicates:
             self.metrics.events_duplicate.labels(topic=self.topics[0]).inc(outcome.duplicates)
         for message, envelope, _ in parsed:
             self.metrics.events_consumed.labels(topic=message.topic, type=envelope.type).inc()
-        self.metrics.handler_latency.labels(topic=",".join(self.topics)).observe(time.perf_counter() - started)
+        self.metrics.consumer_batch_latency.labels(group=self.group).observe(time.perf_counter() - started)
         if outcome.applied and self.on_applied is not None:
             self.on_applied()
 
     async def _apply_one(self, conn: AsyncConnection, message: ReceivedMessage, envelope: CloudEvent,
                          payload: BaseModel, outcome: _Outcome) -> None:
-        handler = self.handlers[envelope.type]
         assert outcome.dead is not None and outcome.dead_event_ids is not None
         if envelope.id in outcome.dead_event_ids:  # the same event twice in one batch: dead-letter it once
             outcome.duplicates += 1
             return
+        # While this event is handled, every log line carries the request id that caused it.
+        token = request_id_var.set(envelope.correlationid)
+        try:
+            with structlog.contextvars.bound_contextvars(
+                    correlationid=envelope.correlationid, event_id=envelope.id, event_type=envelope.type,
+                    consumer=self.group):
+                await self._attempt(conn, message, envelope, payload, outcome)
+        finally:
+            request_id_var.reset(token)
+
+    async def _attempt(self, conn: AsyncConnection, message: ReceivedMessage, envelope: CloudEvent,
+                       payload: BaseModel, outcome: _Outcome) -> None:
+        handler = self.handlers[envelope.type]
+        assert outcome.dead is not None and outcome.dead_event_ids is not None
         for attempt in range(1, self.max_attempts + 1):
+            started = time.perf_counter()
             try:
                 async with conn.begin_nested():
                     inserted = await conn.execute(
@@ -154,12 +219,17 @@ class EventConsumer:
                         return
                     await handler(conn, envelope, payload)
                 outcome.applied += 1
+                self.metrics.handler_latency.labels(topic=message.topic, type=envelope.type).observe(
+                    time.perf_counter() - started)
+                events_log.info("event applied", topic=message.topic, partition=message.partition,
+                                offset=message.offset)
                 return
             except Exception as exc:
                 if _is_connection_error(exc) or ((task := asyncio.current_task()) is not None and task.cancelling()):
                     raise
                 if attempt < self.max_attempts:
                     self.metrics.events_retried.labels(topic=message.topic, type=envelope.type).inc()
+                    events_log.warning("event handler failed; retrying", attempt=attempt, error=repr(exc))
                     continue
                 outcome.dead.append((message, f"handler_failed: {type(exc).__name__}: {exc}"[:500]))
                 # Remembered as processed by process() once the dead letter is out, not before.

@@ -34,6 +34,7 @@ from shared.tables import PlatformTables
 log = logging.getLogger(__name__)
 
 RELAY_BATCH = 500
+BACKLOG_REFRESH_SECONDS = 2.0
 
 
 def notify_channel(service: str) -> str:
@@ -130,13 +131,32 @@ class OutboxRelay:
         self.lock_path = lock_path
         self.poll_interval = poll_interval
         self.is_leader = False
+        self._stopping = False
+        self._task: asyncio.Task[Any] | None = None
+        self._oldest: datetime | None = None
+        # The age is computed at scrape time from the oldest row's timestamp, so it keeps growing
+        # while the relay is stuck (a broker outage), between two backlog refreshes.
+        metrics.outbox_oldest_age.set_function(self._oldest_age)
+        from shared.events import CATALOGUE
+
+        for definition in CATALOGUE.values():  # series exist at 0, so rate() sees the first event
+            if definition.service == outbox.service:
+                metrics.events_published.labels(topic=outbox.topic_prefix + definition.topic, type=definition.type)
+
+    def request_stop(self) -> None:
+        """Graceful shutdown: the leader publishes what is committed, then stops; a standby just stops."""
+        self._stopping = True
+        self.outbox.wake()
+        if not self.is_leader and self._task is not None:
+            self._task.cancel()
 
     async def run(self) -> None:
         self._backoff = 0.2
-        while True:
+        self._task = asyncio.current_task()
+        while not self._stopping:
             try:
                 async with self._leadership() as still_leader:
-                    self.is_leader = True
+                    self._set_leader(True)
                     await self._drain_forever(still_leader)
             except asyncio.CancelledError:
                 raise
@@ -144,9 +164,12 @@ class OutboxRelay:
                 if (task := asyncio.current_task()) is not None and task.cancelling():
                     # Shutdown: the cancel surfaced as a driver error ("cannot rollback ..."); stop.
                     raise asyncio.CancelledError from exc
+                self.metrics.relay_errors.inc()
                 log.warning("outbox relay of %s paused: %s", self.outbox.service, exc)
             finally:
-                self.is_leader = False
+                self._set_leader(False)
+            if self._stopping:
+                return
             await asyncio.sleep(self._backoff)
             self._backoff = min(self._backoff * 2, 5.0)
 
@@ -203,6 +226,8 @@ class OutboxRelay:
                 if published:
                     continue
                 await self._update_backlog()
+                if self._stopping:  # everything committed so far is out
+                    return
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.outbox._wake.wait(), self.poll_interval)
         finally:
@@ -234,18 +259,34 @@ class OutboxRelay:
             self.metrics.events_published.labels(topic=r.topic, type=r.type).inc()
         return len(rows)
 
+    def _set_leader(self, leader: bool) -> None:
+        self.is_leader = leader
+        self.metrics.relay_leader.set(1 if leader else 0)
+
+    def _oldest_age(self) -> float:
+        oldest = self._oldest
+        return 0.0 if oldest is None else max((datetime.now(UTC) - oldest).total_seconds(), 0.0)
+
     async def _update_backlog(self) -> None:
         table = self.outbox.table
         async with self.engine.connect() as conn:
             count, oldest = (await conn.execute(
                 select(func.count(), func.min(table.c.created_at)))).one()
         self.metrics.outbox_backlog.set(count)
-        if oldest is None:
-            self.metrics.outbox_oldest_age.set(0)
-        else:
-            if oldest.tzinfo is None:
-                oldest = oldest.replace(tzinfo=UTC)
-            self.metrics.outbox_oldest_age.set((datetime.now(UTC) - oldest).total_seconds())
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        self._oldest = oldest
+
+    async def watch_backlog(self, interval: float = BACKLOG_REFRESH_SECONDS) -> None:
+        """Refresh the backlog gauges on every instance, leader or not, and during a broker outage."""
+        while True:
+            try:
+                await self._update_backlog()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database is down: /readyz says so; keep the last reading
+                log.debug("outbox backlog of %s unknown: %r", self.outbox.service, exc)
+            await asyncio.sleep(interval)
 
 
 __all__ = ["Outbox", "OutboxRelay", "UnitOfWork", "new_event", "topic_of"]

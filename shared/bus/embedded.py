@@ -235,6 +235,19 @@ class EmbeddedConsumer:
                 self._positions[(topic, partition)] = offset + 1
         return received
 
+    async def lag(self) -> dict[tuple[str, int], int]:
+        """Events not yet read in each assigned partition: end offset minus this member's position."""
+        assert self._conn is not None
+        lag: dict[tuple[str, int], int] = {}
+        for (topic, partition), position in sorted(self._positions.items()):
+            cur = await self._conn.execute(
+                'SELECT COALESCE(MAX("offset") + 1, 0) FROM records WHERE topic=? AND partition=?',
+                (topic, partition))
+            row = await cur.fetchone()
+            end = int(row[0]) if row else 0
+            lag[(topic, partition)] = max(end - position, 0)
+        return lag
+
     async def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
         if not offsets:
             return

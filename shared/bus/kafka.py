@@ -90,6 +90,23 @@ class KafkaConsumerAdapter:
                 ))
         return received
 
+    async def lag(self) -> dict[tuple[str, int], int]:
+        """Events not yet read in each assigned partition: end offset (highwater) minus position."""
+        assigned = list(self._consumer.assignment())
+        unknown = [tp for tp in assigned if self._consumer.highwater(tp) is None]
+        ends: dict[TopicPartition, int] = {}
+        if unknown:
+            ends = await asyncio.wait_for(self._consumer.end_offsets(unknown), timeout=2)
+        lag: dict[tuple[str, int], int] = {}
+        for tp in assigned:
+            end = self._consumer.highwater(tp)
+            end = ends.get(tp) if end is None else end
+            if end is None:
+                continue
+            position = await asyncio.wait_for(self._consumer.position(tp), timeout=2)
+            lag[(tp.topic, tp.partition)] = max(int(end) - int(position), 0)
+        return lag
+
     async def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
         # A rebalance may have taken partitions away since the poll: aiokafka refuses to commit those
         # (IllegalStateError); their new owner re-reads from the group's offset and the inbox dedupes.

@@ -56,6 +56,9 @@ class Consumer(Protocol):
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Record, for the group, the next offset to read in each partition."""
 
+    async def lag(self) -> dict[TopicPartition, int]:
+        """Events not yet read by this member in each partition assigned to it (end offset - position)."""
+
 
 class Bus(Protocol):
     name: str

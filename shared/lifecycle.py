@@ -1,0 +1,76 @@
+"""Graceful shutdown (SIGTERM): not-ready first, then stop accepting, finish in flight, drain, close.
+
+The order, for each service of the process:
+
+1. the first SIGTERM/SIGINT turns ``/readyz`` 503 (``service_ready`` 0) while the service still answers,
+   for ``CONFERENCE_SHUTDOWN_DRAIN_SECONDS``, so a load balancer stops sending it new work;
+2. uvicorn closes the listening socket and lets in-flight requests finish (at most
+   ``CONFERENCE_SHUTDOWN_TIMEOUT_SECONDS``);
+3. the lifespan ends: the outbox relay publishes what is committed, consumers finish the batch in
+   hand and commit its offsets, then the database pools close (see ``shared.app``).
+
+A second signal forces the exit. The process exits 0 after a graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
+
+import uvicorn
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ShutdownSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONFERENCE_SHUTDOWN_", extra="ignore")
+
+    # How long /readyz answers 503 before the listener closes (a load balancer's probe period).
+    drain_seconds: float = Field(default=2.0, ge=0)
+    # The bound on each later step: in-flight requests, then the relay and the consumers.
+    timeout_seconds: float = Field(default=20.0, gt=0)
+
+
+class GracefulServer(uvicorn.Server):
+    """A uvicorn server whose first signal starts draining (``on_drain``) before it stops accepting.
+
+    ``install_signals=False`` leaves signal handling to the caller (``conference run`` runs four
+    servers and calls :meth:`begin_shutdown` on each).
+    """
+
+    def __init__(self, config: uvicorn.Config, *, on_drain: Sequence[Callable[[], None]] = (),
+                 drain_seconds: float = 0.0, install_signals: bool = True) -> None:
+        super().__init__(config)
+        self.on_drain = list(on_drain)
+        self.drain_seconds = drain_seconds
+        self.install_signals = install_signals
+        self._drain_deadline: float | None = None
+
+    def begin_shutdown(self) -> None:
+        if self._drain_deadline is not None or self.should_exit:
+            self.force_exit = True  # a second signal: stop waiting
+            self.should_exit = True
+            return
+        self._drain_deadline = time.monotonic() + self.drain_seconds
+        for callback in self.on_drain:
+            callback()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # Not recorded in _captured_signals: uvicorn would re-raise it after a clean shutdown and the
+        # default handler would turn a graceful exit into "killed by SIGTERM".
+        self.begin_shutdown()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if self.install_signals:
+            with super().capture_signals():
+                yield
+        else:
+            yield
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._drain_deadline is not None and time.monotonic() >= self._drain_deadline:
+            self.should_exit = True
+        return await super().on_tick(counter)
