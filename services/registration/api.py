@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from services.registration import service
-from services.registration.domain import SessionKind
+from services.registration.domain import SessionKind, rfc3339
 from services.registration.schemas import (
     CheckIn,
     CheckInRequest,
@@ -130,8 +131,8 @@ async def export_delegates(conn: ReadConnDep, edition_id: Annotated[str, Query(m
 def _csv_cell(column: str, value: Any) -> str:
     if value is None:
         return ""
-    if hasattr(value, "isoformat"):
-        return str(value.isoformat())
+    if isinstance(value, datetime):
+        return rfc3339(value)  # the same RFC 3339 UTC form as the JSON answers
     text = str(value)
     if column in _FREE_TEXT and text.startswith(_FORMULA_STARTS):
         return "'" + text  # OWASP CSV injection: shown as text, never evaluated

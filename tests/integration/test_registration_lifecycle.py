@@ -204,10 +204,8 @@ async def test_a_delegates_full_lifecycle(reg: Deployment, edition: dict[str, An
     assert again["checked_in_at"] == checked["checked_in_at"]
     assert checked["checked_in_at"] in again["detail"]
     assert (await client.get(path)).json()["checked_in_at"] == checked["checked_in_at"]
-    assert (await client.get(stats_path)).json()["delegates"] == {
-        "registered": before["registered"] + 1, "checked_in": before["checked_in"] + 1,
-        "countries": before["countries"] + ((await client.get(stats_path)).json()["delegates"]["countries"]
-                                            - before["countries"])}
+    now = (await client.get(stats_path)).json()["delegates"]
+    assert (now["registered"], now["checked_in"]) == (before["registered"] + 1, before["checked_in"] + 1)
 
     # Cancelled: the forum place is freed, the badge no longer works, nothing can be changed.
     cancelled = await client.post(f"{path}/cancel", headers=REGISTRAR)
@@ -249,8 +247,6 @@ async def test_patch_announces_only_countable_changes(reg: Deployment, edition: 
     path = f"/delegates/{delegate['id']}"
 
     # Not counted anywhere: stored, but no event.
-    async with nothing_written(reg, "registration"):
-        pass
     events_before = await reg.event_count("registration")
     response = await client.patch(path, json={"city": "Bangkok", "organization": None, "phone": "+66 2 123 4567",
                                               "full_name": "Somchai Tan"})
@@ -258,7 +254,7 @@ async def test_patch_announces_only_countable_changes(reg: Deployment, edition: 
     body = response.json()
     assert (body["city"], body["organization"], body["phone"], body["full_name"]) == (
         "Bangkok", None, "+66 2 123 4567", "Somchai Tan")
-    # The same values again, and the e-mail in another case: a no-op.
+    # The same values again: a no-op.
     assert (await client.patch(path, json={"country": "TH", "category": "media"})).status_code == 200
     assert await reg.event_count("registration") == events_before
 
