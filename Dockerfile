@@ -1,0 +1,29 @@
+# One image for the four services: `conference serve <service>` migrates its database, then serves.
+# docker-compose.yml runs it four times; SIGTERM shuts a service down gracefully (docs/operations.md).
+FROM python:3.11-slim AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+WORKDIR /src
+COPY pyproject.toml ./
+COPY shared ./shared
+COPY services ./services
+RUN python -m venv /opt/conference && /opt/conference/bin/pip install --quiet .
+
+FROM python:3.11-slim
+ENV PATH=/opt/conference/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    CONFERENCE_DATA_DIR=/var/lib/conference \
+    CONFERENCE_HEALTHCHECK_URL=http://127.0.0.1:8000/healthz
+RUN groupadd --system --gid 10001 conference \
+    && useradd --system --uid 10001 --gid conference --home-dir /var/lib/conference --no-create-home conference \
+    && mkdir -p /var/lib/conference && chown conference:conference /var/lib/conference
+COPY --from=build /opt/conference /opt/conference
+USER conference:conference
+WORKDIR /var/lib/conference
+EXPOSE 8000 8001 8002 8003
+STOPSIGNAL SIGTERM
+# Liveness of the process; compose overrides it per service with the service's own port.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(os.environ['CONFERENCE_HEALTHCHECK_URL'], timeout=2)"]
+ENTRYPOINT ["conference"]
+CMD ["serve", "dashboard", "--host", "0.0.0.0"]
