@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DATA_DIR ?= $(or $(CONFERENCE_DATA_DIR),data)
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-unit test-fast stack stack-stop lint fmt clean
+.PHONY: install run test test-unit test-fast stack stack-stop tools lint fmt clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
@@ -22,7 +22,7 @@ run: install
 	CONFERENCE_DATA_DIR=$(DATA_DIR) $(BIN)/conference run $$demo
 
 ## Every suite, against the real PostgreSQL and Kafka of deploy/local/.
-test: install stack
+test: install stack tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: install
@@ -31,6 +31,10 @@ test-unit: install
 stack:
 	deploy/local/postgres.sh start
 	deploy/local/kafka.sh start
+
+## Tools the suites call: promtool (Debian's prometheus package; its daemon is not started).
+tools:
+	@deploy/prometheus/install-promtool.sh
 
 stack-stop:
 	-deploy/local/kafka.sh stop

@@ -1,0 +1,167 @@
+"""The deploy files: Prometheus rules (promtool unit tests), its config, and docker-compose.yml checked
+against the services' settings (no Docker engine on the build machines: parse and compare)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy.engine import make_url
+
+from shared.settings import SERVICE_NAMES, SERVICE_PORTS, PlatformSettings
+from tests.ops import GRAFANA_DIR, PROMETHEUS_DIR, ROOT, alert_expressions, run_promtool
+
+COMPOSE = ROOT / "docker-compose.yml"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return document
+
+
+def env_of(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {str(k): str(v) for k, v in env.items()}
+
+
+# -- Prometheus ------------------------------------------------------------------------------------
+
+
+def test_alert_rules_pass_their_promtool_unit_tests() -> None:
+    tests = sorted((PROMETHEUS_DIR / "tests").glob("*.yml"))
+    assert tests
+    result = run_promtool("test", "rules", *(str(t) for t in tests))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_alert_has_a_unit_test_and_a_runbook() -> None:
+    tested = set()
+    for path in (PROMETHEUS_DIR / "tests").glob("*.yml"):
+        for case in yaml.safe_load(path.read_text())["tests"]:
+            for check in case.get("alert_rule_test", []):
+                if check.get("exp_alerts"):
+                    tested.add(check["alertname"])
+    alerts = set(alert_expressions())
+    assert alerts == tested, f"alerts without a firing unit test: {alerts - tested}"
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    rules = yaml.safe_load((PROMETHEUS_DIR / "alerts.yml").read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            anchor = rule["annotations"]["runbook"].split("#", 1)[1]
+            assert f"### {rule['alert']}" in operations and anchor == rule["alert"].lower(), rule["alert"]
+            assert rule["labels"]["severity"] in ("warning", "critical")
+
+
+def test_prometheus_config_is_valid_and_scrapes_the_four_services() -> None:
+    result = run_promtool("check", "config", "prometheus.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
+    assert jobs == {name: [f"{name}:{SERVICE_PORTS[name]}"] for name in SERVICE_NAMES}
+    assert config["rule_files"] == ["alerts.yml"]
+
+
+# -- Grafana ---------------------------------------------------------------------------------------
+
+
+def test_grafana_provisioning_points_at_prometheus_and_the_dashboards(compose: dict[str, Any]) -> None:
+    datasources = yaml.safe_load((GRAFANA_DIR / "provisioning" / "datasources" / "prometheus.yml").read_text())
+    [source] = datasources["datasources"]
+    assert source["type"] == "prometheus" and source["url"] == "http://prometheus:9090"
+    providers = yaml.safe_load((GRAFANA_DIR / "provisioning" / "dashboards" / "conference.yml").read_text())
+    path = providers["providers"][0]["options"]["path"]
+    mounts = dict(v.rsplit(":", 1)[0].split(":", 1) if v.endswith(":ro") else v.split(":", 1)
+                  for v in compose["services"]["grafana"]["volumes"] if v.startswith("./"))
+    assert mounts["./deploy/grafana/dashboards"] == path
+    assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
+    for dashboard in (GRAFANA_DIR / "dashboards").glob("*.json"):
+        body = json.loads(dashboard.read_text())
+        ids = [p["id"] for p in body["panels"]]
+        assert len(ids) == len(set(ids)), f"{dashboard.name}: duplicate panel ids"
+        for panel in body["panels"]:
+            if panel["type"] != "row":
+                assert panel["datasource"]["uid"] == source["uid"], panel["title"]
+        titles = " ".join(p["title"].lower() for p in body["panels"])
+        for headline in ("delegates", "country", "sector", "latency", "outbox", "lag"):
+            assert headline in titles, f"no {headline} panel"
+
+
+# -- docker-compose.yml ----------------------------------------------------------------------------
+
+
+def test_compose_runs_the_whole_stack(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(services) == {*SERVICE_NAMES, "kafka", "postgres", "prometheus", "grafana"}
+    assert services["kafka"]["image"] == "apache/kafka:3.9.1"
+    kafka_env = env_of(services["kafka"])
+    assert kafka_env["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft, single node
+    assert kafka_env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
+    assert kafka_env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
+    assert "PLAINTEXT://kafka:9092" in kafka_env["KAFKA_ADVERTISED_LISTENERS"]
+    assert services["postgres"]["image"].startswith("postgres:")
+    init = [v for v in services["postgres"]["volumes"] if "/docker-entrypoint-initdb.d/" in v]
+    assert init, "no init script for the per-service databases"
+    script = (ROOT / init[0].split(":", 1)[0]).read_text()
+    for name in SERVICE_NAMES:
+        assert f"CREATE DATABASE {name};" in script
+    prometheus_mounts = [v for v in services["prometheus"]["volumes"] if v.startswith("./deploy/prometheus:")]
+    assert prometheus_mounts and "/etc/prometheus" in prometheus_mounts[0]
+    for part in ("kafka", "postgres"):
+        assert services[part].get("healthcheck", {}).get("test"), f"{part} has no healthcheck"
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_compose_service_matches_its_settings(compose: dict[str, Any], name: str) -> None:
+    service = compose["services"][name]
+    port = SERVICE_PORTS[name]
+    assert service["build"] == "." or service["build"].get("context") == "."
+    command = service["command"]
+    assert command[:2] == ["serve", name], command  # migrations run on start (conference serve)
+    assert command[command.index("--port") + 1] == str(port)
+    assert command[command.index("--host") + 1] == "0.0.0.0"
+    assert service["ports"] == [f"{port}:{port}"]
+    env = env_of(service)
+    assert env["CONFERENCE_BUS"] == "kafka"
+    assert env["CONFERENCE_KAFKA_BOOTSTRAP"] == "kafka:9092"
+    url = make_url(env[f"{name.upper()}_DATABASE_URL"].replace("${POSTGRES_PASSWORD:-conference}", "pw"))
+    assert url.drivername == "postgresql+asyncpg" and url.host == "postgres" and url.database == name
+    others = {f"{o.upper()}_DATABASE_URL" for o in SERVICE_NAMES if o != name}
+    assert not others & set(env), "a service must not know another's database"
+    assert env.get("CONFERENCE_ADMIN_TOKEN"), "every service needs the same admin token"
+    # The environment is what the service's settings read.
+    platform = PlatformSettings(**{k.removeprefix("CONFERENCE_").lower(): v for k, v in env.items()
+                                   if k.startswith("CONFERENCE_") and k.removeprefix("CONFERENCE_").lower()
+                                   in PlatformSettings.model_fields})
+    assert platform.bus == "kafka" and platform.environment == "production"
+    assert service["depends_on"] == {"postgres": {"condition": "service_healthy"},
+                                     "kafka": {"condition": "service_healthy"}}
+    probe = " ".join(service["healthcheck"]["test"])
+    assert f"127.0.0.1:{port}/readyz" in probe
+    assert service["stop_grace_period"], "SIGTERM needs time to drain"
+
+
+def test_dockerfile_runs_as_a_user_with_a_healthcheck() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "\nUSER conference" in dockerfile and "useradd" in dockerfile
+    assert "\nHEALTHCHECK " in dockerfile
+    assert 'ENTRYPOINT ["conference"]' in dockerfile and '"serve"' in dockerfile
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert ".venv" in ignored and "data" in ignored and ".git" in ignored
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="no docker CLI")
+def test_docker_compose_config_accepts_the_file() -> None:
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0:
+        pytest.skip("docker has no compose plugin here")
+    result = subprocess.run(["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True,
+                            text=True, timeout=60, cwd=Path(COMPOSE).parent)
+    assert result.returncode == 0, result.stderr
