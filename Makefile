@@ -32,9 +32,11 @@ stack:
 	deploy/local/postgres.sh start
 	deploy/local/kafka.sh start
 
-## Tools the suites call: promtool (Debian's prometheus package; its daemon is not started).
+## Tools the suites call: promtool (Debian's prometheus package; its daemon is not started) and
+## Chromium for the browser tests (Debian's chromium package, driven by Playwright).
 tools:
 	@deploy/prometheus/install-promtool.sh
+	@deploy/local/install-browser.sh
 
 stack-stop:
 	-deploy/local/kafka.sh stop

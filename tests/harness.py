@@ -88,11 +88,14 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def process_env(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
+
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "serve", self.service, "--port", str(self.port)],
-            env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            env=self.process_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
         async with httpx.AsyncClient() as client:
@@ -118,3 +121,67 @@ class ServiceProcess:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class EmbeddedPlatform:
+    """``conference run`` (all four services, embedded mode) as one OS process on free ports."""
+
+    def __init__(self, data_dir: Path, log_path: Path, *extra_args: str) -> None:
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.extra_args = extra_args
+        self.base = _free_base_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {**os.environ, "CONFERENCE_DATA_DIR": str(self.data_dir), "CONFERENCE_ADMIN_TOKEN": ADMIN_TOKEN,
+               "CONFERENCE_BUS": "embedded"}
+        for name in ("REGISTRATION", "PROJECTS", "NETWORK", "DASHBOARD"):
+            env.pop(f"{name}_DATABASE_URL", None)
+            env[f"{name}_URL"] = self.url(name.lower())
+        return env
+
+    def url(self, service: str) -> str:
+        offset = {"dashboard": 0, "registration": 1, "projects": 2, "network": 3}[service]
+        return f"http://127.0.0.1:{self.base + offset}"
+
+    async def start(self, *extra_args: str) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "run", "--base-port", str(self.base), *self.extra_args,
+             *extra_args], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        urls = [self.url(s) for s in ("dashboard", "registration", "projects", "network")]
+        async with httpx.AsyncClient() as client:
+            async def up() -> bool:
+                assert self.process is not None and self.process.poll() is None, self.log_path.read_text()[-3000:]
+                try:
+                    return all([(await client.get(f"{u}/healthz", timeout=2)).status_code == 200 for u in urls])
+                except httpx.HTTPError:
+                    return False
+            await eventually(up, timeout=90, interval=0.1)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+def _free_base_port() -> int:
+    while True:
+        base = free_port()
+        if base + 3 < 65535 and all(_port_free(base + i) for i in range(4)):
+            return base
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False

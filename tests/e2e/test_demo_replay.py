@@ -1,0 +1,68 @@
+"""The 2025 replay (`conference run --demo`, `conference demo`) and `conference dashboard rebuild`,
+on the embedded default and on PostgreSQL + Kafka."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests import stack
+from tests.e2e import scenario
+from tests.e2e.demo_checks import announced_figures, read_model, run_cli
+from tests.harness import ADMIN_TOKEN, EmbeddedPlatform, ServiceProcess
+
+
+async def test_the_replay_on_the_embedded_default_shows_the_announced_figures_and_rebuilds_to_them(
+        tmp_path: Path) -> None:
+    platform = EmbeddedPlatform(tmp_path / "data", tmp_path / "run.log")
+    urls = scenario.Urls(**{s: platform.url(s) for s in ("registration", "projects", "network", "dashboard")})
+    await platform.start("--demo", "--fast")
+    try:
+        await announced_figures(urls)
+        before = await read_model(urls)
+        # Idempotent: a second replay creates nothing new.
+        run_cli("demo", "--fast", env=platform.env)
+        await announced_figures(urls)
+        assert await read_model(urls) == before
+    finally:
+        platform.stop()
+
+    output = run_cli("dashboard", "rebuild", env=platform.env)
+    assert "dashboard rebuilt" in output
+    await platform.start()
+    try:
+        assert await read_model(urls) == before
+    finally:
+        platform.stop()
+
+
+@pytest.mark.postgres
+@pytest.mark.kafka
+async def test_the_replay_on_postgres_and_kafka_shows_the_announced_figures_and_rebuilds_to_them(
+        postgres_env: dict[str, str], kafka_env: dict[str, str], tmp_path: Path) -> None:
+    databases = await stack.fresh_databases(postgres_env)
+    env = {**kafka_env, "CONFERENCE_TOPIC_PREFIX": stack.topic_prefix(), "CONFERENCE_ADMIN_TOKEN": ADMIN_TOKEN,
+           "CONFERENCE_TOKENS": json.dumps({}), "CONFERENCE_DATA_DIR": str(tmp_path / "data"),
+           **{f"{s.upper()}_DATABASE_URL": url for s, url in databases.items()}}
+    procs = {s: ServiceProcess(s, env, tmp_path) for s in stack.SERVICES}
+    for p in procs.values():
+        p.start()
+    try:
+        for p in procs.values():
+            await p.wait_ready()
+        urls = scenario.Urls(**{s: p.url for s, p in procs.items()})
+        client_env = {**procs["dashboard"].process_env(), **{f"{s.upper()}_URL": p.url for s, p in procs.items()}}
+        run_cli("demo", "--fast", env=client_env)
+        await announced_figures(urls)
+        before = await read_model(urls)
+
+        procs["dashboard"].stop()
+        assert "dashboard rebuilt" in run_cli("dashboard", "rebuild", env=procs["dashboard"].process_env())
+        procs["dashboard"].start()
+        await procs["dashboard"].wait_ready()
+        assert await read_model(urls) == before
+    finally:
+        for p in procs.values():
+            p.stop()
