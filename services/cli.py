@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -16,10 +15,13 @@ from fastapi import FastAPI
 from rich.console import Console
 
 from services.dashboard import app as dashboard_app
+from services.demo.replay import DemoError, Targets, replay
 from services.network import app as network_app
 from services.projects import app as projects_app
 from services.registration import app as registration_app
 from shared.db import run_migrations
+from shared.events.asyncapi import render as render_asyncapi
+from shared.lifecycle import GracefulServer, ShutdownSettings
 from shared.logging import configure_logging
 from shared.settings import SERVICE_NAMES, SERVICE_PORTS, PlatformSettings, ServiceSettings
 
@@ -76,12 +78,26 @@ def serve(
     if os.environ.get("CONFERENCE_ADMIN_TOKEN") is None:
         console.print(f"development admin token: {token}")
     app = SERVICES[service][0](settings)
-    uvicorn.run(app, host=host, port=port or SERVICE_PORTS[service], log_level="warning", access_log=False)
+    shutdown = ShutdownSettings()
+    config = uvicorn.Config(app, host=host, port=port or SERVICE_PORTS[service], log_level="warning",
+                            access_log=False, log_config=None,
+                            timeout_graceful_shutdown=round(shutdown.timeout_seconds))
+    # SIGTERM: /readyz 503 for the drain period, stop accepting, finish in flight, drain, exit 0.
+    GracefulServer(config, on_drain=[app.state.context.begin_draining], drain_seconds=shutdown.drain_seconds).run()
+
+
+@cli.command()
+def asyncapi(fmt: Annotated[str, typer.Option("--format", help="yaml or json.")] = "yaml") -> None:
+    """Print the AsyncAPI 3.0 document of the event contract (docs/asyncapi.yaml is this output)."""
+    if fmt not in ("yaml", "json"):
+        raise typer.BadParameter("expected yaml or json", param_hint="--format")
+    typer.echo(render_asyncapi(fmt=fmt), nl=False)
 
 
 @cli.command()
 def run(
     demo: Annotated[bool, typer.Option(help="Replay the 2025 conference once the services are up.")] = False,
+    fast: Annotated[bool, typer.Option(help="With --demo: replay at full speed instead of pacing it.")] = False,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     base_port: Annotated[int, typer.Option(help="Dashboard port; the others follow (+1, +2, +3).")] = 8000,
 ) -> None:
@@ -98,33 +114,96 @@ def run(
         console.print(f"  {name:<13} http://{host}:{ports[name]}  (docs: /docs)")
     console.print(f"  live page     http://{host}:{ports['dashboard']}/")
     console.print(f"  admin token   {token}   (Authorization: Bearer …)")
-    if demo:
-        console.print("[yellow]--demo: the 2025 replay arrives with issue #5; starting empty.[/]")
     apps = {name: SERVICES[name][0](settings[name]) for name in ORDER}
-    asyncio.run(_serve_all({ports[name]: apps[name] for name in ORDER}, host))
+    after_start = None
+    if demo:
+        targets = Targets(**{name: f"http://{host}:{ports[name]}" for name in ORDER}, token=token)
+        after_start = _demo_after_start(targets, fast=fast)
+    asyncio.run(_serve_all({ports[name]: apps[name] for name in ORDER}, host, after_start))
 
 
-class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to ``_serve_all`` (it runs four of them)."""
+def _demo_after_start(targets: Targets, *, fast: bool) -> Callable[[], Coroutine[Any, Any, None]]:
+    async def replay_once_up() -> None:
+        console.print("[bold]Replaying the 2025 conference[/] — watch the live page fill up.")
+        try:
+            result = await replay(targets, fast=fast)
+        except Exception as exc:  # a failed replay must not take the platform down
+            console.print(f"[red]demo stopped:[/] {exc}")
+            return
+        console.print(f"[green]✓[/] 2025 conference replayed (edition {result.edition_id}).")
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+    return replay_once_up
 
 
-async def _serve_all(apps: dict[int, FastAPI], host: str) -> None:
-    servers = [_Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                      lifespan="on"))
+@cli.command("demo")
+def demo_command(
+    fast: Annotated[bool, typer.Option(help="Full speed instead of pacing the replay over a few seconds.")] = False,
+    seed: Annotated[int, typer.Option(help="Data seed; the same seed gives the same conference.")] = 2025,
+) -> None:
+    """Replay the 2025 conference through the public APIs of running services (`<SERVICE>_URL`)."""
+    platform = PlatformSettings()
+    targets = Targets(
+        **{name: os.environ.get(f"{name.upper()}_URL", f"http://127.0.0.1:{SERVICE_PORTS[name]}") for name in ORDER},
+        token=platform.ensure_admin_token())
+    try:
+        result = asyncio.run(replay(targets, fast=fast, seed=seed))
+    except DemoError as exc:
+        console.print(f"[red]demo stopped:[/] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"[green]✓[/] 2025 conference replayed (edition {result.edition_id}); "
+                  f"live page: {targets.dashboard}/")
+
+
+async def _serve_all(apps: dict[int, FastAPI], host: str,
+                     after_start: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
+    shutdown = ShutdownSettings()
+    # Signals are handled here, once for the four servers (install_signals=False).
+    servers = [GracefulServer(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                             lifespan="on", log_config=None,
+                                             timeout_graceful_shutdown=round(shutdown.timeout_seconds)),
+                              on_drain=[app.state.context.begin_draining], drain_seconds=shutdown.drain_seconds,
+                              install_signals=False)
                for port, app in apps.items()]
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
         for server in servers:
-            server.should_exit = True
+            server.begin_shutdown()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
-    await asyncio.gather(*(server.serve() for server in servers))
+    serving = [asyncio.create_task(server.serve()) for server in servers]
+    if after_start is not None:
+        # Start-up takes a moment (migrations are done, sockets bind): poll the servers' own flag.
+        while not all(server.started for server in servers) and not any(task.done() for task in serving):
+            await asyncio.sleep(0.05)
+        serving.append(asyncio.create_task(after_start()))
+    await asyncio.gather(*serving)
+
+
+dashboard_cli = typer.Typer(help="The dashboard's read model.", no_args_is_help=True)
+cli.add_typer(dashboard_cli, name="dashboard")
+
+
+@dashboard_cli.command("rebuild")
+def dashboard_rebuild() -> None:
+    """Drop the read model and replay every topic from offset 0 (stop the dashboard service first)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from services.dashboard.rebuild import rebuild
+
+    settings = ServiceSettings("dashboard", PlatformSettings())
+    migrate_service(settings)
+    with Progress(TextColumn("[bold]replaying events"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console) as progress:
+        task = progress.add_task("replay", total=None)
+        result = asyncio.run(rebuild(
+            settings, SERVICES["dashboard"][1],
+            on_start=lambda total: progress.update(task, total=total),
+            on_progress=lambda done: progress.update(task, completed=done)))
+    rate = result.events / result.seconds if result.seconds else 0
+    console.print(f"[green]✓[/] dashboard rebuilt from {result.events} events in {result.seconds:.1f} s "
+                  f"({rate:,.0f} events/s)")
 
 
 def _redact(url: str) -> str:
