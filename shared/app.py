@@ -32,7 +32,7 @@ from shared.db import make_engine
 from shared.errors import DomainError
 from shared.events.catalogue import TOPICS
 from shared.idempotency import IdempotencyMiddleware
-from shared.inbox import EventConsumer, Handler
+from shared.inbox import BatchHandler, EventConsumer, Handler
 from shared.lifecycle import ShutdownSettings
 from shared.logging import get_logger, request_id_var, service_var
 from shared.metrics import PlatformMetrics
@@ -53,6 +53,8 @@ class Subscription:
     topics: Sequence[str]
     handlers: Mapping[str, Handler]
     group_suffix: str = ""
+    # Optional fast path applying a whole batch at once; ``handlers`` remain the per-event fallback.
+    batch_handler: BatchHandler | None = None
 
 
 @dataclass
@@ -118,7 +120,7 @@ def create_service_app(
             topics=[platform.topic(t) for t in sub.topics], handlers=sub.handlers, bus=bus, engine=engine,
             processed=tables.processed_events, metrics=metrics,
             poll_interval=platform.poll_interval_seconds, max_attempts=platform.handler_max_attempts,
-            on_applied=context.notify_applied))
+            on_applied=context.notify_applied, batch_handler=sub.batch_handler))
     if publishes:
         lock_path = None if settings.is_postgres else platform.data_dir / f".{settings.service}.relay.lock"
         context.relay = OutboxRelay(outbox=outbox, engine=engine, database_url=settings.database_url, bus=bus,

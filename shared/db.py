@@ -142,20 +142,29 @@ def insert_ignoring_duplicates(conn: AsyncConnection | Connection, table: Any) -
 
 
 def upsert_adding(conn: AsyncConnection | Connection, table: Any, keys: Iterable[str],
-                  values: dict[str, Any], increments: Iterable[str]) -> Any:
-    """``INSERT … ON CONFLICT (keys) DO UPDATE SET col = col + excluded.col`` for counters."""
-    stmt = dialect_insert(conn, table).values(**values)
+                  values: dict[str, Any] | None, increments: Iterable[str]) -> Any:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE SET col = col + excluded.col`` for counters.
+
+    With ``values=None`` the statement takes its rows at execution: ``conn.execute(stmt, rows)``."""
+    stmt = dialect_insert(conn, table)
+    if values is not None:
+        stmt = stmt.values(**values)
     return stmt.on_conflict_do_update(
         index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in increments})
 
 
 def upsert_replacing(conn: AsyncConnection | Connection, table: Any, keys: Iterable[str],
-                     values: dict[str, Any]) -> Any:
-    """``INSERT … ON CONFLICT (keys) DO UPDATE SET`` every other column: a replica row's latest state."""
+                     values: dict[str, Any] | None) -> Any:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE SET`` every other column: a replica row's latest state.
+
+    With ``values=None`` the statement covers every column and takes its rows at execution."""
     keys = list(keys)
-    stmt = dialect_insert(conn, table).values(**values)
+    stmt = dialect_insert(conn, table)
+    columns = [c.name for c in table.columns] if values is None else list(values)
+    if values is not None:
+        stmt = stmt.values(**values)
     return stmt.on_conflict_do_update(index_elements=keys,
-                                      set_={c: stmt.excluded[c] for c in values if c not in keys})
+                                      set_={c: stmt.excluded[c] for c in columns if c not in keys})
 
 
 def run_migrations(service_dir: Path, database_url: str) -> None:

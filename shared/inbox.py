@@ -31,6 +31,8 @@ events_log = get_logger("shared.inbox")
 LAG_REFRESH_SECONDS = 1.0
 
 Handler = Callable[[AsyncConnection, CloudEvent, BaseModel], Awaitable[None]]
+# Applies many new (already deduplicated) events, in order, inside the caller's transaction.
+BatchHandler = Callable[[AsyncConnection, list[tuple[CloudEvent, BaseModel]]], Awaitable[None]]
 
 
 def dead_letter_topic(topic: str, group: str) -> str:
@@ -51,8 +53,9 @@ class EventConsumer:
     def __init__(self, *, group: str, topics: Sequence[str], handlers: Mapping[str, Handler],
                  bus: Bus, engine: AsyncEngine, processed: Table, metrics: PlatformMetrics,
                  poll_interval: float, max_attempts: int = 3, batch_size: int = 500,
-                 on_applied: Callable[[], None] | None = None) -> None:
+                 on_applied: Callable[[], None] | None = None, batch_handler: BatchHandler | None = None) -> None:
         self.group = group
+        self.batch_handler = batch_handler
         self.topics = list(topics)
         self.handlers = dict(handlers)
         self.bus = bus
@@ -161,7 +164,7 @@ class EventConsumer:
                 continue
             if envelope.type in self.handlers:
                 parsed.append((message, envelope, payload))
-        if parsed:
+        if parsed and not await self._apply_batch(parsed, outcome):
             async with self.engine.begin() as conn:
                 for message, envelope, payload in parsed:
                     await self._apply_one(conn, message, envelope, payload, outcome)
@@ -186,6 +189,36 @@ class EventConsumer:
         self.metrics.consumer_batch_latency.labels(group=self.group).observe(time.perf_counter() - started)
         if outcome.applied and self.on_applied is not None:
             self.on_applied()
+
+    async def _apply_batch(self, parsed: list[tuple[ReceivedMessage, CloudEvent, BaseModel]],
+                           outcome: _Outcome) -> bool:
+        """The fast path: dedupe the whole batch with one INSERT … RETURNING, hand the new events to the
+        batch handler, one transaction. False (nothing applied) sends the batch down the per-event path,
+        which retries and dead-letters event by event."""
+        if self.batch_handler is None:
+            return False
+        first: dict[str, tuple[CloudEvent, BaseModel]] = {}
+        for _, envelope, payload in parsed:
+            first.setdefault(envelope.id, (envelope, payload))
+        now = datetime.now(UTC)
+        try:
+            async with self.engine.begin() as conn:
+                inserted = await conn.execute(
+                    insert_ignoring_duplicates(conn, self.processed).returning(self.processed.c.event_id),
+                    [{"consumer": self.group, "event_id": event_id, "processed_at": now} for event_id in first])
+                fresh_ids = set(inserted.scalars())
+                fresh = [event for event_id, event in first.items() if event_id in fresh_ids]
+                await self.batch_handler(conn, fresh)
+        except Exception as exc:
+            if _is_connection_error(exc) or ((task := asyncio.current_task()) is not None and task.cancelling()):
+                raise
+            events_log.warning("batch apply failed; applying event by event", consumer=self.group,
+                               events=len(parsed), error=repr(exc))
+            return False
+        outcome.applied += len(fresh)
+        outcome.duplicates += len(parsed) - len(fresh)
+        events_log.info("events applied", consumer=self.group, events=len(fresh), duplicates=len(parsed) - len(fresh))
+        return True
 
     async def _apply_one(self, conn: AsyncConnection, message: ReceivedMessage, envelope: CloudEvent,
                          payload: BaseModel, outcome: _Outcome) -> None:

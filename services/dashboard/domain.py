@@ -86,3 +86,11 @@ def change(old: Contribution, new: Contribution) -> Contribution:
         if not rows:
             del delta[table]
     return delta
+
+
+def accumulate(total: Contribution, delta: Contribution) -> None:
+    """Add ``delta`` into ``total`` in place (a batch's changes, summed before they are written)."""
+    for table, rows in delta.items():
+        target = total.setdefault(table, {})
+        for key, moved in rows.items():
+            target.setdefault(key, Counter()).update(moved)
