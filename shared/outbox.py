@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import os
 import time
 import zlib
 from collections.abc import AsyncIterator
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 
 RELAY_BATCH = 500
 BACKLOG_REFRESH_SECONDS = 2.0
+# Tests only (tests/e2e/faults): hold the relay between publishing a batch and deleting its rows, so
+# a test can kill the process exactly in that window. Unset or 0 (the default): no pause.
+PAUSE_AFTER_PUBLISH_ENV = "CONFERENCE_TEST_RELAY_PAUSE_AFTER_PUBLISH_SECONDS"
 
 
 def notify_channel(service: str) -> str:
@@ -130,6 +134,7 @@ class OutboxRelay:
         self.metrics = metrics
         self.lock_path = lock_path
         self.poll_interval = poll_interval
+        self._pause_after_publish = float(os.environ.get(PAUSE_AFTER_PUBLISH_ENV) or 0)
         self.is_leader = False
         self._stopping = False
         self._task: asyncio.Task[Any] | None = None
@@ -251,6 +256,9 @@ class OutboxRelay:
         ])
         self.metrics.relay_latency.observe(time.perf_counter() - started)
         self.metrics.relay_batch.observe(len(rows))
+        if self._pause_after_publish > 0:
+            log.warning("relay paused after publish: %d events published, not yet deleted", len(rows))
+            await asyncio.sleep(self._pause_after_publish)
         # A crash here republishes these rows: consumers deduplicate by event id.
         async with self.engine.begin() as conn:
             # Exact ids, not a range: a row with a lower id may have been committed after the read.
