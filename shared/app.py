@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.bus import Bus, open_bus
-from shared.db import make_engine
+from shared.db import database_unreachable, make_engine
 from shared.errors import DomainError
 from shared.events.catalogue import TOPICS
 from shared.idempotency import IdempotencyMiddleware
@@ -286,7 +286,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def dbapi_error(_: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated:
+        if database_unreachable(exc):  # e.g. "the database system is shutting down" during a restart
             return problem(503, "Service unavailable", "the service's database is unreachable; retry shortly",
                            "database_unavailable")
         if getattr(exc.orig, "sqlstate", None) == "22021":  # character_not_in_repertoire: a NUL in text

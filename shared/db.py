@@ -197,3 +197,25 @@ def _alembic_config(service_dir: Path, database_url: str) -> Any:
 async def migrate(service_dir: Path, database_url: str) -> None:
     await asyncio.to_thread(run_migrations, service_dir, database_url)
 
+
+# SQLSTATEs that mean "the database is not there right now" rather than "this statement is wrong":
+# class 08 (connection exception) and 57P01-57P03 (shutting down, crashed, not accepting connections yet).
+_UNREACHABLE_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """An error a retry fixes once the database is back (a restart, a cut connection), as opposed to
+    an error about the statement itself."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, OSError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    for error in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        state = getattr(error, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(_UNREACHABLE_STATES):
+            return True
+    return False

@@ -21,7 +21,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.bus import Bus, Consumer, OutgoingMessage, Producer, ReceivedMessage
-from shared.db import insert_ignoring_duplicates
+from shared.db import database_unreachable, insert_ignoring_duplicates
 from shared.events import CloudEvent, InvalidEvent, parse_event
 from shared.logging import get_logger, request_id_var
 from shared.metrics import DEAD_LETTER_REASONS, PlatformMetrics, dead_letter_reason_class
@@ -289,7 +289,6 @@ def next_offsets(messages: Sequence[ReceivedMessage]) -> dict[tuple[str, int], i
 
 
 def _is_connection_error(exc: BaseException) -> bool:
-    from sqlalchemy.exc import DBAPIError
-
-    return isinstance(exc, (OSError, ConnectionError)) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated)
+    # The database went away (a restart): not the event's fault, so never a dead letter; the consumer
+    # restarts from its committed offsets instead.
+    return database_unreachable(exc)
