@@ -36,6 +36,7 @@ from shared.inbox import BatchHandler, EventConsumer, Handler
 from shared.lifecycle import ShutdownSettings
 from shared.logging import get_logger, request_id_var, service_var
 from shared.metrics import PlatformMetrics
+from shared.openapi import document_problems
 from shared.outbox import Outbox, OutboxRelay, UnitOfWork
 from shared.settings import ServiceSettings
 from shared.tables import PlatformTables
@@ -165,8 +166,7 @@ def create_service_app(
             if owns_bus:
                 await bus.close()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
-                  responses={422: {"description": "Invalid input (problem+json with field errors)"}})
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.context = context
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["X-Request-ID"])
@@ -176,6 +176,7 @@ def create_service_app(
     app.include_router(_operations_router(context))
     for router in routers:
         app.include_router(router)
+    document_problems(app)  # every route's problem+json error responses, in one place
     return app
 
 

@@ -152,6 +152,8 @@ def _as_utc(value: datetime) -> datetime:
 async def _send_problem(send: Send, status: int, code: str, detail: str) -> None:
     body = json.dumps({"type": f"https://conference.example/problems/{code}", "title": detail, "status": status,
                        "detail": detail, "code": code}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/problem+json")]})
+    headers = [(b"content-type", b"application/problem+json")]
+    if status == 503:
+        headers.append((b"retry-after", b"2"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -113,7 +113,8 @@ async def list_delegates(
 
 @router.get("/delegates/export.csv", tags=["delegates"], dependencies=[Registrar],
             summary="All delegates of an edition as CSV (UTF-8 with BOM, for spreadsheets)",
-            response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+            response_class=Response, responses={200: {"content": {"text/csv": {}}},
+                                                 404: {"description": "no edition with that id"}})
 async def export_delegates(conn: ReadConnDep, edition_id: Annotated[str, Query(min_length=1, max_length=36)]
                            ) -> Response:
     edition, rows = await service.export_delegates(conn, edition_id=edition_id)

@@ -1,0 +1,127 @@
+"""The error responses of every service, documented once (DESIGN.md §5).
+
+Every 4xx/5xx a service sends is an RFC 9457 ``application/problem+json`` document. Rather than
+repeating ``responses=`` on each route, :func:`document_problems` adds to each operation of the
+OpenAPI document the problem statuses it can answer, derived from what the operation takes:
+
+- parameters or a body: 400 (malformed JSON, characters text cannot hold) and 422 (field errors);
+- a path parameter: 404; a write (POST, PATCH, PUT, DELETE): 409 (state conflicts, a reused
+  ``Idempotency-Key``), and POST documents the optional ``Idempotency-Key`` header;
+- a role to hold: 401 and 403, and the bearer security scheme;
+- anything touching the database: 503 ``database_unavailable`` with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.idempotency import MAX_KEY_LENGTH
+
+PROBLEM = "application/problem+json"
+# Operational endpoints answer for themselves (/readyz's 503 is a readiness document, not a problem).
+_OPERATIONS = frozenset({"/healthz", "/readyz", "/metrics"})
+_WRITES = frozenset({"post", "patch", "put", "delete"})
+_DESCRIPTIONS = {
+    400: "Malformed JSON, an invalid `Idempotency-Key`, or characters text cannot hold (such as \\u0000)",
+    401: "No bearer token, or one this service does not know",
+    403: "The token lacks the role this operation needs",
+    404: "No such entity",
+    409: "Conflicts with the current state, or an `Idempotency-Key` reused with a different body",
+    422: "Invalid input: `errors` lists each field, its message and type",
+    503: "The service's database is unreachable: retry after `Retry-After` seconds",
+}
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the field, e.g. `parties.0.country`.")
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: what every error of every service looks like."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str = Field(description="A URI naming the kind of problem.")
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str = Field(description="What happened and what to do about it, for a person.")
+    code: str = Field(description="A stable machine-readable code, e.g. `database_unavailable`.")
+    request_id: str | None = Field(default=None, description="The `X-Request-ID` of the request.")
+    errors: list[FieldError] | None = Field(default=None, description="Field errors (422).")
+
+
+def document_problems(app: FastAPI) -> None:
+    """Wrap ``app.openapi`` so that every operation documents its problem responses."""
+    protected = {(route.path, method.lower()) for route in app.routes if isinstance(route, APIRoute)
+                 for method in route.methods or () if _needs_role(route.dependant)}
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {})
+        definitions = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.setdefault("schemas", {}).update({**definitions.pop("$defs", {}), "Problem": definitions})
+        components.setdefault("securitySchemes", {})["bearer"] = {
+            "type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <token>`"}
+        for path, item in schema.get("paths", {}).items():
+            if path in _OPERATIONS:
+                continue
+            for method, operation in item.items():
+                _document(operation, method, needs_role=(path, method) in protected)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document(operation: dict[str, Any], method: str, *, needs_role: bool) -> None:
+    parameters = operation.setdefault("parameters", [])
+    if method == "post":
+        parameters.append({
+            "name": "Idempotency-Key", "in": "header", "required": False,
+            "description": "A retry with the same key and body returns the first response (DESIGN.md §4).",
+            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH}})
+    if not parameters:
+        del operation["parameters"]
+    statuses = {503}
+    if parameters or "requestBody" in operation:
+        statuses |= {400, 422}
+    if any(p.get("in") == "path" for p in parameters):
+        statuses.add(404)
+    if method in _WRITES:
+        statuses.add(409)
+    if needs_role:
+        statuses |= {401, 403}
+        operation["security"] = [{"bearer": []}]
+    responses = operation.setdefault("responses", {})
+    # Errors a route declared itself (e.g. a 404 for an unknown edition in a query) are problems too.
+    statuses |= {int(code) for code in responses if code.isdigit() and int(code) >= 400}
+    for status in sorted(statuses):
+        documented = responses.get(str(status), {})
+        response: dict[str, Any] = {
+            "description": documented.get("description") or _DESCRIPTIONS[status],
+            "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        if status == 503:
+            response["headers"] = {"Retry-After": {"description": "Seconds to wait before retrying.",
+                                                   "schema": {"type": "string"}}}
+        responses[str(status)] = response
+
+
+def _needs_role(dependant: Dependant) -> bool:
+    return any("require_role" in getattr(d.call, "__qualname__", "") for d in _walk(dependant))
+
+
+def _walk(dependant: Dependant) -> Iterator[Dependant]:
+    for dependency in dependant.dependencies:
+        yield dependency
+        yield from _walk(dependency)
