@@ -134,7 +134,9 @@ def test_every_operation_answers_as_documented(platform: EmbeddedPlatform, servi
         operation = result.ok()
         if (service, operation.method.upper(), operation.path) in SKIP:
             continue
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        takes_input = any(len(part) for part in (operation.path_parameters, operation.query, operation.headers,
+                                                  operation.body))
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if takes_input else (GenerationMode.POSITIVE,):
             _fuzz(operation, mode, calls, failures)
     print(f"\n{service}: {len(calls)} operation/mode pairs, {sum(calls.values())} requests")
     assert not failures, "\n\n".join(f"{label}: {text}" for label, text in failures.items())

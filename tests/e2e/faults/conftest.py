@@ -30,7 +30,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy.engine import make_url
 
@@ -38,8 +37,6 @@ from shared.events import InvalidEvent, parse_event
 from tests import stack
 from tests.e2e import scenario
 from tests.harness import ADMIN_TOKEN, ServiceProcess, eventually, free_port
-
-pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 
 PROBLEM = "application/problem+json"
 WRITERS = ("registration", "network", "projects")

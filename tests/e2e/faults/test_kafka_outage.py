@@ -13,6 +13,8 @@ import pytest
 from tests import stack
 from tests.e2e.faults.conftest import Load, assert_nothing_lost, launched
 
+pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
+
 OUTAGE_SECONDS = 20.0
 
 

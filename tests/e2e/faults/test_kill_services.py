@@ -5,7 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.faults.conftest import Load, assert_nothing_lost, launched
+
+pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 
 
 async def test_kill_9_each_service_in_turn_mid_load(postgres_env: dict[str, str], kafka_env: dict[str, str],

@@ -10,6 +10,8 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from shared.inbox import dead_letter_topic
 from tests.e2e.faults.conftest import (
     CREATED_TYPE,
@@ -22,6 +24,8 @@ from tests.e2e.faults.conftest import (
     producer,
     read_topic,
 )
+
+pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 
 PARTITIONS = 4
 # Which groups consume which topic (DESIGN.md §1).

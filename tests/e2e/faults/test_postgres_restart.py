@@ -16,6 +16,8 @@ from sqlalchemy.engine import make_url
 
 from tests.e2e.faults.conftest import PROBLEM, Load, PrivatePostgres, assert_nothing_lost, launched
 
+pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
+
 DOWN_SECONDS = 4.0
 
 

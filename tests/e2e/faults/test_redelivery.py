@@ -10,6 +10,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.faults.conftest import (
     CREATED_TYPE,
     WRITERS,
@@ -22,6 +24,8 @@ from tests.e2e.faults.conftest import (
     producer,
     read_topic,
 )
+
+pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 
 PARTITIONS = 4  # CONFERENCE_TOPIC_PARTITIONS' default
 

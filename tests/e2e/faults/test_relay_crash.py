@@ -4,10 +4,15 @@ the restart (the topic holds the same event ids twice) and every consumer counts
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
+
+import pytest
 
 from shared.outbox import PAUSE_AFTER_PUBLISH_ENV
 from tests.e2e.faults.conftest import Load, assert_nothing_lost, launched, wait_for_log
+
+pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 
 PAUSED = "relay paused after publish"
 
@@ -18,7 +23,7 @@ async def test_kill_9_between_publish_and_delete_republishes_and_counts_once(
     async with launched(postgres_env, kafka_env, tmp_path,
                         extra_env={"registration": {PAUSE_AFTER_PUBLISH_ENV: "2"}}) as platform:
         registration = platform.procs["registration"]
-        load = Load(platform, count=90, interval=0.1).start()
+        load = Load(platform, count=150, interval=0.1).start()
         try:
             await load.progress("registration", accepted=10)
             mark = registration.log_path.stat().st_size
@@ -30,6 +35,7 @@ async def test_kill_9_between_publish_and_delete_republishes_and_counts_once(
 
             env = {k: v for k, v in registration.env.items() if k != PAUSE_AFTER_PUBLISH_ENV}
             await platform.restart("registration", env)
+            await load.progress("registration", accepted=5, after=time.monotonic())  # and it takes writes again
             await load.wait()
         finally:
             await load.cancel()
