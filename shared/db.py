@@ -104,7 +104,9 @@ def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> As
         begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
         event.listen(engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql(begin))
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+    # No pre-ping: it costs a round trip per checkout. A connection found dead on use is invalidated by
+    # SQLAlchemy and the request answers 503 (retry); the pool then reconnects on its own.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
                                pool_recycle=1800)
 
 
@@ -123,6 +125,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
     dbapi_connection.isolation_level = None
+
+
+def is_foreign_key_violation(exc: BaseException) -> bool:
+    """An INSERT naming a row that does not exist (PostgreSQL SQLSTATE 23503, SQLite's message)."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) == "23503" or "FOREIGN KEY constraint failed" in str(orig)
 
 
 def dialect_insert(conn: AsyncConnection | Connection, table: Any) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 
 import asyncpg
 from pydantic import BaseModel
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -109,10 +109,9 @@ class Outbox:
                 "event_id": event.id, "topic": self.topic_prefix + definition, "key": event.subject,
                 "type": event.type, "payload": event.to_bytes(), "created_at": now,
             })
+        # On PostgreSQL a trigger on the outbox (migration 0003) NOTIFYs the relay's LISTEN connection at
+        # commit, in whichever process the relay runs; on SQLite commit() sets the in-process signal.
         await conn.execute(self.table.insert(), rows)
-        if conn.dialect.name == "postgresql":
-            # Delivered at commit, to the relay's LISTEN connection (in whichever process it runs).
-            await conn.execute(text(f"NOTIFY {notify_channel(self.service)}"))
 
 
 def definition_of_payload_type(event_type: str) -> str:

@@ -28,6 +28,7 @@ from services.registration.schemas import (
     EditionCreate,
     SessionCreate,
 )
+from shared.db import is_foreign_key_violation
 from shared.events.registration import (
     DelegateCancelled,
     DelegateCheckedIn,
@@ -107,7 +108,7 @@ def _previous(row: Any) -> DelegatePrevious:
 
 async def register_delegate(*, uow: UnitOfWork, request: DelegateCreate) -> dict[str, Any]:
     async with uow:
-        await _edition_for_write(uow.conn, request.edition_id)
+        # The edition is checked by the foreign key (one round trip fewer on the busiest write).
         row: dict[str, Any] = {
             "id": str(uuid.uuid4()), "edition_id": request.edition_id, "full_name": request.full_name,
             "name_zh": request.name_zh, "country": request.country, "city": request.city,
@@ -119,7 +120,10 @@ async def register_delegate(*, uow: UnitOfWork, request: DelegateCreate) -> dict
         }
         try:
             await uow.conn.execute(delegates.insert().values(**row))
-        except IntegrityError:
+        except IntegrityError as exc:
+            if is_foreign_key_violation(exc):
+                raise domain.UnknownEdition(f"edition_id {request.edition_id} does not name an edition",
+                                            field="edition_id") from None
             raise domain.DuplicateEmail(
                 f"{request.email} is already registered for this edition (e-mails are case-insensitive)",
                 field="email") from None
