@@ -57,7 +57,7 @@ async def join(*, uow: UnitOfWork, request: OrganizationCreate) -> dict[str, Any
             "status": OrganizationStatus.active.value, "joined_at": datetime.now(UTC),
         }
         try:
-            await uow.conn.execute(organizations.insert().values(**row))
+            await uow.conn.execute(organizations.insert(), row)
         except IntegrityError:
             raise _duplicate(request.name, request.country) from None
         uow.emit(OrganizationJoined(organization_id=row["id"], name=request.name, country=request.country,

@@ -75,7 +75,7 @@ async def sign_project(*, uow: UnitOfWork, request: ProjectCreate) -> dict[str, 
             "amount_cny": domain.amount_in_cny(request.amount, request.currency, request.fx_rate_to_cny),
             "status": ProjectStatus.signed.value, "signed_on": request.signed_on, "created_at": now,
         }
-        await conn.execute(projects.insert().values(**row))
+        await conn.execute(projects.insert(), row)
         parties = [{"project_id": row["id"], "position": i, "name": p.name, "country": p.country,
                     "organization_id": p.organization_id} for i, p in enumerate(request.parties)]
         await conn.execute(project_parties.insert(), parties)
@@ -249,7 +249,7 @@ async def feature_case(*, uow: UnitOfWork, request: CaseCreate) -> dict[str, Any
             "status": domain.CaseStatus.featured.value, "created_at": datetime.now(UTC), "unfeatured_at": None,
         }
         try:
-            await conn.execute(cases.insert().values(**row))
+            await conn.execute(cases.insert(), row)
         except IntegrityError:
             # Another request took the rank between our check and our insert: the partial unique
             # index refused the second one.

@@ -70,7 +70,7 @@ async def open_edition(*, uow: UnitOfWork, request: EditionCreate) -> dict[str, 
             "co_hosts": co_hosts,
         }
         try:
-            await uow.conn.execute(editions.insert().values(**row))
+            await uow.conn.execute(editions.insert(), row)
         except IntegrityError:
             raise domain.EditionNumberTaken("another edition was opened at the same moment; retry") from None
         uow.emit(EditionOpened(edition_id=row["id"], number=number, year=request.year, host=Host(row["host"]),
@@ -119,7 +119,7 @@ async def register_delegate(*, uow: UnitOfWork, request: DelegateCreate) -> dict
             "checked_in_at": None, "cancelled_at": None,
         }
         try:
-            await uow.conn.execute(delegates.insert().values(**row))
+            await uow.conn.execute(delegates.insert(), row)
         except IntegrityError as exc:
             if is_foreign_key_violation(exc):
                 raise domain.UnknownEdition(f"edition_id {request.edition_id} does not name an edition",
@@ -277,7 +277,7 @@ async def create_session(*, uow: UnitOfWork, request: SessionCreate) -> dict[str
             "title": request.title, "capacity": request.capacity, "starts_at": request.starts_at.astimezone(UTC),
             "created_at": datetime.now(UTC),
         }
-        await uow.conn.execute(sessions.insert().values(**row))
+        await uow.conn.execute(sessions.insert(), row)
         await uow.commit()
     return {**row, "enrolled": 0, "waitlisted": 0, "available": request.capacity}
 

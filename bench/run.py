@@ -1,0 +1,470 @@
+"""`make bench`: every figure is a ratio against a baseline measured in the same run, on the real stack
+(PostgreSQL + Kafka from deploy/local/), alternating baseline / platform / baseline where drift could
+bias it. Prints a table, writes bench/results/<timestamp>.json and docs/benchmarks.md.
+
+    python -m bench.run [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import insert, text
+from sqlalchemy.engine import make_url
+
+from bench import propagation
+from services.dashboard.app import SERVICE_DIR as DASHBOARD_DIR
+from services.dashboard.rebuild import rebuild
+from services.registration.app import SERVICE_DIR as REGISTRATION_DIR
+from services.registration.models import platform as registration_tables
+from shared.bus.kafka import KafkaBus
+from shared.db import make_engine, migrate
+from shared.events import new_event
+from shared.events.registration import DelegateRegistered
+from shared.events.types import DelegateCategory, DelegateStatus
+from shared.metrics import PlatformMetrics
+from shared.outbox import Outbox, OutboxRelay
+from shared.settings import PlatformSettings, ServiceSettings
+from tests import stack
+from tests.harness import ADMIN_TOKEN, ServiceProcess, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+console = Console()
+
+
+@dataclass
+class Row:
+    area: str
+    measure: str
+    platform: float
+    baseline: float | None
+    unit: str
+    goal: str
+    met: bool | None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        return self.platform / self.baseline if self.baseline else None
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+async def run_wrk(url: str, *, seconds: int, connections: int, script: Path | None = None,
+                  env: dict[str, str] | None = None) -> dict[str, float]:
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    if script:
+        args += ["-s", str(script)]
+    proc = await asyncio.create_subprocess_exec(*args, url, env={**os.environ, **(env or {})},
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out = (await proc.communicate())[0].decode()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    lat = {p: _ms(m.group(2)) for p in ("50", "99") if (m := re.search(rf"\s{p}(\.0+)?%\s+([\d.]+\w+)", out))}
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {"rps": rps, "p50_ms": lat.get("50", 0.0), "p99_ms": lat.get("99", 0.0),
+            "errors": float(non2xx.group(1)) if non2xx else 0.0}
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+async def _server_url(postgres_env: dict[str, str], database: str) -> str:
+    url = make_url(postgres_env["REGISTRATION_DATABASE_URL"]).set(drivername="postgresql", database=database)
+    return url.render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def services(names: list[str], postgres_env: dict[str, str], kafka_env: dict[str, str], work: Path
+                   ) -> AsyncIterator[dict[str, ServiceProcess]]:
+    databases = await stack.fresh_databases(postgres_env)
+    env = {**kafka_env, "CONFERENCE_TOPIC_PREFIX": stack.topic_prefix(), "CONFERENCE_ADMIN_TOKEN": ADMIN_TOKEN,
+           "CONFERENCE_DATA_DIR": str(work / "data"), "CONFERENCE_LOG_LEVEL": "WARNING",
+           **{f"{s.upper()}_DATABASE_URL": url for s, url in databases.items()}}
+    procs = {s: ServiceProcess(s, env, work) for s in names}
+    for p in procs.values():
+        p.start()
+    try:
+        for p in procs.values():
+            await p.wait_ready()
+        yield procs
+    finally:
+        for p in procs.values():
+            p.stop()
+
+
+async def new_edition(registration: str) -> str:
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as c:
+        r = await c.post(f"{registration}/editions", json={"year": 2031, "starts_on": "2031-07-30",
+                                                           "ends_on": "2031-07-31"})
+        edition_id: str = r.json()["id"]
+        return edition_id
+
+
+# ------------------------------------------------------------------------------------------- write path
+
+
+async def bench_write_path(report: Report, postgres_env: dict[str, str], kafka_env: dict[str, str], work: Path,
+                           seconds: int) -> None:
+    console.print("[bold]write path[/]: POST /delegates vs a bare INSERT endpoint (wrk, A B A)")
+    baseline_db = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(await _server_url(postgres_env, "postgres"))
+    await admin.execute(f'CREATE DATABASE "{baseline_db}"')
+    await admin.close()
+    baseline_url = make_url(postgres_env["REGISTRATION_DATABASE_URL"]).set(database=baseline_db).render_as_string(
+        hide_password=False)
+    port = free_port()
+    baseline = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.baseline_app:app", "--port", str(port), "--log-level", "warning",
+         "--no-access-log"], env={**os.environ, "BASELINE_DATABASE_URL": baseline_url}, cwd=ROOT)
+    try:
+        async with services(["registration"], postgres_env, kafka_env, work) as procs:
+            registration = procs["registration"].url
+            await _wait_http(f"http://127.0.0.1:{port}/docs")
+            edition = await new_edition(registration)
+            script = ROOT / "bench" / "wrk" / "post_delegate.lua"
+            env = {"EDITION_ID": edition, "TOKEN": ADMIN_TOKEN}
+            runs: dict[str, list[dict[str, float]]] = {"baseline": [], "platform": []}
+            for target, url in (("baseline", f"http://127.0.0.1:{port}"), ("platform", registration),
+                                ("baseline", f"http://127.0.0.1:{port}")):
+                result = await run_wrk(url, seconds=seconds, connections=32, script=script, env=env)
+                runs[target].append(result)
+                console.print(f"  {target:<9} {result['rps']:8.0f} req/s  p50 {result['p50_ms']:.1f} ms  "
+                              f"p99 {result['p99_ms']:.1f} ms  non-2xx {result['errors']:.0f}")
+    finally:
+        baseline.terminate()
+        baseline.wait(timeout=10)
+    base_rps = statistics.mean(r["rps"] for r in runs["baseline"])
+    plat = runs["platform"][0]
+    report.details["write_path"] = runs
+    report.rows.append(Row("write path", "POST /delegates req/s", plat["rps"], base_rps, "req/s", "≥ 0.70 × baseline",
+                           plat["rps"] >= 0.7 * base_rps, f"non-2xx: {plat['errors']:.0f}"))
+    report.rows.append(Row("write path", "POST /delegates p50", plat["p50_ms"],
+                           statistics.mean(r["p50_ms"] for r in runs["baseline"]), "ms", "", None))
+    report.rows.append(Row("write path", "POST /delegates p99", plat["p99_ms"],
+                           statistics.mean(r["p99_ms"] for r in runs["baseline"]), "ms", "", None))
+
+
+async def _wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as c:
+        while True:
+            try:
+                if (await c.get(url)).status_code < 500:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} does not answer")
+            await asyncio.sleep(0.1)
+
+
+# ------------------------------------------------------------------------------------------ propagation
+
+
+async def bench_propagation(report: Report, postgres_env: dict[str, str], kafka_env: dict[str, str], work: Path,
+                            samples: int) -> None:
+    console.print(f"[bold]propagation[/]: 201 → dashboard counts it, {samples} samples idle and under load")
+    async with services(["registration", "dashboard"], postgres_env, kafka_env, work) as procs:
+        reg, dash = procs["registration"].url, procs["dashboard"].url
+        idle = propagation.percentiles(await propagation.measure(reg, dash, ADMIN_TOKEN, samples))
+        edition = await new_edition(reg)
+        load = asyncio.create_task(run_wrk(reg, seconds=3600, connections=4,
+                                           script=ROOT / "bench" / "wrk" / "post_delegate.lua",
+                                           env={"EDITION_ID": edition, "TOKEN": ADMIN_TOKEN}))
+        try:
+            await asyncio.sleep(2)  # the load reaches a steady state before sampling
+            loaded = propagation.percentiles(await propagation.measure(reg, dash, ADMIN_TOKEN, samples))
+        finally:
+            subprocess.run(["pkill", "-f", "wrk -t2 -c4 -d3600s"], check=False)
+            load.cancel()
+    report.details["propagation"] = {"idle": idle, "under_load": loaded}
+    for label, p in (("idle", idle), ("under write load", loaded)):
+        console.print(f"  {label:<17} p50 {p['p50']:.1f} ms  p90 {p['p90']:.1f} ms  p99 {p['p99']:.1f} ms")
+        report.rows.append(Row("propagation", f"201 → dashboard p50, {label}", p["p50"], None, "ms",
+                               "≤ 15 ms" if label == "idle" else "", p["p50"] <= 15 if label == "idle" else None))
+        report.rows.append(Row("propagation", f"201 → dashboard p99, {label}", p["p99"], None, "ms",
+                               "≤ 50 ms" if label == "idle" else "", p["p99"] <= 50 if label == "idle" else None))
+
+
+# ----------------------------------------------------------------------------------------------- relay
+
+
+def _delegate_event_bytes(n: int) -> tuple[str, bytes]:
+    payload = DelegateRegistered(delegate_id=str(uuid.uuid4()), edition_id="e-bench", country="MY",
+                                 category=DelegateCategory.guest, status=DelegateStatus.registered)
+    event = new_event(payload, subject=payload.delegate_id, correlation_id=uuid.uuid4().hex)
+    return event.subject, event.to_bytes()
+
+
+async def bench_relay(report: Report, postgres_env: dict[str, str], kafka_env: dict[str, str], count: int) -> None:
+    console.print(f"[bold]relay[/]: {count} outbox rows published vs raw aiokafka idempotent produce (A B A)")
+    bootstrap = stack.kafka_bootstrap(kafka_env)
+    url = (await stack.fresh_databases(postgres_env))["registration"]
+    await migrate(REGISTRATION_DIR, url)
+    engine = make_engine(url)
+    prefix = stack.topic_prefix()
+    events = [_delegate_event_bytes(n) for n in range(count)]
+    rates: dict[str, list[float]] = {"baseline": [], "platform": []}
+
+    async def raw_produce() -> float:
+        topic = f"{prefix}raw-{uuid.uuid4().hex[:6]}"
+        await KafkaBus(bootstrap).ensure_topics([topic])
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=1)
+        await producer.start()
+        try:
+            started = time.perf_counter()
+            for i in range(0, count, 500):
+                futures = [await producer.send(topic, value, key=key.encode()) for key, value in events[i:i + 500]]
+                await asyncio.gather(*futures)
+            return count / (time.perf_counter() - started)
+        finally:
+            await producer.stop()
+
+    async def relay_publish() -> float:
+        outbox = registration_tables.outbox
+        now = datetime.now(UTC)
+        async with engine.begin() as conn:
+            await conn.execute(insert(outbox), [
+                {"event_id": str(uuid.uuid4()), "topic": f"{prefix}conference.registration", "key": key,
+                 "type": "conference.registration.delegate_registered.v1", "payload": value, "created_at": now}
+                for key, value in events])
+        await KafkaBus(bootstrap).ensure_topics([f"{prefix}conference.registration"])
+        relay = OutboxRelay(outbox=Outbox("registration", registration_tables), engine=engine, database_url=url,
+                            bus=KafkaBus(bootstrap), metrics=PlatformMetrics("registration"), lock_path=None,
+                            poll_interval=1.0)
+        started = time.perf_counter()
+        task = asyncio.create_task(relay.run())
+        try:
+            while True:
+                async with engine.connect() as conn:
+                    left = (await conn.execute(text("SELECT count(*) FROM outbox"))).scalar_one()
+                if left == 0:
+                    return count / (time.perf_counter() - started)
+                await asyncio.sleep(0.02)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    try:
+        for target, fn in (("baseline", raw_produce), ("platform", relay_publish), ("baseline", raw_produce)):
+            rate = await fn()
+            rates[target].append(rate)
+            console.print(f"  {target:<9} {rate:9.0f} events/s")
+    finally:
+        await engine.dispose()
+    base = statistics.mean(rates["baseline"])
+    report.details["relay"] = rates
+    report.rows.append(Row("relay", "outbox rows published/s", rates["platform"][0], base, "events/s",
+                           "≥ 0.50 × raw produce", rates["platform"][0] >= 0.5 * base))
+
+
+# --------------------------------------------------------------------------------------------- rebuild
+
+
+async def bench_rebuild(report: Report, postgres_env: dict[str, str], kafka_env: dict[str, str], work: Path,
+                        count: int) -> None:
+    console.print(f"[bold]rebuild[/]: {count} events replayed into the read model vs a raw aiokafka read (A B A)")
+    bootstrap = stack.kafka_bootstrap(kafka_env)
+    prefix = stack.topic_prefix()
+    topics = [f"{prefix}conference.{s}" for s in ("registration", "projects", "network")]
+    await KafkaBus(bootstrap).ensure_topics(topics)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        for i in range(0, count, 1000):
+            futures = [await producer.send(topics[0], value, key=key.encode())
+                       for key, value in (_delegate_event_bytes(n) for n in range(i, min(count, i + 1000)))]
+            await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+    async def raw_read() -> float:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            cluster = await consumer._client.fetch_all_metadata()
+            partitions = [TopicPartition(t, p) for t in topics for p in cluster.partitions_for_topic(t) or ()]
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            await consumer.seek_to_beginning()
+            started, seen = time.perf_counter(), 0
+            while seen < sum(ends.values()):
+                for records in (await consumer.getmany(timeout_ms=1000, max_records=2000)).values():
+                    seen += len(records)
+            return seen / (time.perf_counter() - started)
+        finally:
+            await consumer.stop()
+
+    url = (await stack.fresh_databases(postgres_env))["dashboard"]
+    platform_settings = PlatformSettings(bus="kafka", kafka_bootstrap=bootstrap, topic_prefix=prefix,
+                                         data_dir=work / "data")
+    settings = ServiceSettings("dashboard", platform_settings, database_url=url)
+
+    async def replay() -> float:
+        result = await rebuild(settings, DASHBOARD_DIR)
+        assert result.events == count, f"rebuild applied {result.events} of {count} events"
+        return result.events / result.seconds
+
+    rates: dict[str, list[float]] = {"baseline": [], "platform": []}
+    for target, fn in (("baseline", raw_read), ("platform", replay), ("baseline", raw_read)):
+        rate = await fn()
+        rates[target].append(rate)
+        console.print(f"  {target:<9} {rate:9.0f} events/s")
+    base = statistics.mean(rates["baseline"])
+    plat = rates["platform"][0]
+    report.details["rebuild"] = rates
+    report.rows.append(Row("rebuild", "events replayed/s", plat, base, "events/s",
+                           "≥ 0.50 × raw read and ≥ 20,000/s", plat >= 0.5 * base and plat >= 20000))
+
+
+# ----------------------------------------------------------------------------------------------- scale
+
+
+async def bench_scale(report: Report, postgres_env: dict[str, str], kafka_env: dict[str, str], work: Path,
+                      delegates: int, seconds: int) -> None:
+    console.print(f"[bold]scale[/]: /totals and /countries with {delegates:,} delegates in the read model")
+    async with services(["dashboard"], postgres_env, kafka_env, work) as procs:
+        dashboard = procs["dashboard"]
+        url = dashboard.env["DASHBOARD_DATABASE_URL"]
+        conn = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
+        try:
+            # The bulk path: the rows 1,000,000 delegate_registered events would leave, written by SQL.
+            await conn.execute("""
+                INSERT INTO seen_delegates (delegate_id, edition_id, country, status)
+                SELECT md5(i::text), 'e-scale', (ARRAY['MY','SG','TH','ID','PH','VN','US','CA','AU','GB','FR','DE',
+                       'KE','BR','PE','KZ','JP','KR','AE','ZA'])[1 + i % 20],
+                       CASE WHEN i % 10 = 0 THEN 'registered' ELSE 'checked_in' END
+                FROM generate_series(1, $1) AS i""", delegates)
+            await conn.execute("""
+                INSERT INTO delegate_counts (edition_id, country, registered, checked_in)
+                SELECT edition_id, country, count(*), count(*) FILTER (WHERE status = 'checked_in')
+                FROM seen_delegates GROUP BY edition_id, country""")
+            await conn.execute("ANALYZE")
+        finally:
+            await conn.close()
+        async with httpx.AsyncClient() as c:
+            registered = (await c.get(f"{dashboard.url}/totals")).json()["delegates"]["registered"]
+        assert registered == delegates, registered
+        for path in ("/totals", "/countries"):
+            result = await run_wrk(dashboard.url + path, seconds=seconds, connections=16)
+            console.print(f"  GET {path:<10} {result['rps']:8.0f} req/s  p50 {result['p50_ms']:.1f} ms  "
+                          f"p99 {result['p99_ms']:.1f} ms")
+            report.details[f"scale{path}"] = result
+            report.rows.append(Row("scale", f"GET {path} p99 @ {delegates:,} delegates", result["p99_ms"], None, "ms",
+                                   "no per-delegate scan", result["p99_ms"] < 100, f"{result['rps']:.0f} req/s"))
+
+
+# ---------------------------------------------------------------------------------------------- output
+
+
+def machine() -> dict[str, str]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    return {"cpu": cpu, "cores": str(os.cpu_count()), "memory_gib": f"{mem_kb / 2**20:.0f}",
+            "python": platform.python_version(), "kernel": platform.release()}
+
+
+def render(report: Report) -> Table:
+    table = Table(title="make bench — platform vs baselines measured in the same run")
+    for column in ("area", "measure", "platform", "baseline", "ratio", "goal", "met"):
+        table.add_column(column, justify="right" if column in ("platform", "baseline", "ratio") else "left")
+    for r in report.rows:
+        table.add_row(r.area, r.measure, f"{r.platform:,.1f} {r.unit}",
+                      "" if r.baseline is None else f"{r.baseline:,.1f}", "" if r.ratio is None else f"{r.ratio:.2f}",
+                      r.goal, {True: "yes", False: "[red]NO[/]", None: ""}[r.met] + (f" ({r.note})" if r.note else ""))
+    return table
+
+
+def markdown(report: Report, info: dict[str, str], stamp: str, command: str) -> str:
+    lines = [
+        "# Benchmarks", "",
+        f"Latest `{command}` run: {stamp} UTC, on {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, "
+        f"Python {info['python']}, Linux {info['kernel']}. PostgreSQL 15 and Kafka 3.9.1 from `deploy/local/`, "
+        "all on the same machine as the load generator (so every figure includes its contention).", "",
+        "Every ratio compares with a baseline measured in the same run (alternating baseline, platform, baseline).",
+        "", "| area | measure | platform | baseline | ratio | goal | met |", "|---|---|---:|---:|---:|---|---|",
+    ]
+    for r in report.rows:
+        met = {True: "yes", False: "**no**", None: ""}[r.met] + (f" ({r.note})" if r.note else "")
+        lines.append(f"| {r.area} | {r.measure} | {r.platform:,.1f} {r.unit} | "
+                     f"{'' if r.baseline is None else f'{r.baseline:,.1f}'} | "
+                     f"{'' if r.ratio is None else f'{r.ratio:.2f}'} | {r.goal} | {met} |")
+    notes = ROOT / "bench" / "NOTES.md"
+    if notes.exists():
+        lines += ["", notes.read_text().strip()]
+    return "\n".join(lines) + "\n"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="Shorter runs (a smoke test of the harness).")
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="Some of: write relay rebuild propagation scale.")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk (make bench installs it)")
+    quick = args.quick
+    only = set(args.only or ["write", "propagation", "relay", "rebuild", "scale"])
+    postgres_env, kafka_env = stack.start_postgres(), stack.start_kafka()
+    work = Path(os.environ.get("BENCH_WORK_DIR", f"/tmp/conference-bench-{uuid.uuid4().hex[:6]}"))
+    work.mkdir(parents=True, exist_ok=True)
+    report = Report()
+    if "write" in only:
+        await bench_write_path(report, postgres_env, kafka_env, work, seconds=3 if quick else 10)
+    if "propagation" in only:
+        await bench_propagation(report, postgres_env, kafka_env, work, samples=20 if quick else 120)
+    if "relay" in only:
+        await bench_relay(report, postgres_env, kafka_env, count=2000 if quick else 20000)
+    if "rebuild" in only:
+        await bench_rebuild(report, postgres_env, kafka_env, work, count=5000 if quick else 100000)
+    if "scale" in only:
+        await bench_scale(report, postgres_env, kafka_env, work, delegates=20000 if quick else 1_000_000,
+                          seconds=3 if quick else 10)
+    console.print(render(report))
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%S")
+    info = machine()
+    results = ROOT / "bench" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / f"{stamp}.json").write_text(json.dumps(
+        {"machine": info, "quick": quick, "rows": [asdict(r) | {"ratio": r.ratio} for r in report.rows],
+         "details": report.details}, indent=2))
+    if not quick and args.only is None:
+        (ROOT / "docs" / "benchmarks.md").write_text(markdown(report, info, stamp, "make bench"))
+    console.print(f"results: bench/results/{stamp}.json" + ("" if quick or args.only else "; docs/benchmarks.md"))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
