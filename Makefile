@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DATA_DIR ?= $(or $(CONFERENCE_DATA_DIR),data)
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-unit test-fast stack stack-stop tools lint fmt clean
+.PHONY: install run test test-unit test-fast stack stack-stop tools bench lint fmt clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
@@ -37,6 +37,13 @@ stack:
 tools:
 	@deploy/prometheus/install-promtool.sh
 	@deploy/local/install-browser.sh
+
+## Benchmarks on the real stack: a table of ratios against baselines measured in the same run.
+bench: install stack
+	@command -v wrk >/dev/null 2>&1 || { echo "installing Debian's wrk (load generator, one-time)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null || { apt-get update -q >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; }; }
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 stack-stop:
 	-deploy/local/kafka.sh stop
