@@ -48,7 +48,8 @@ async def rebuild(settings: ServiceSettings, service_dir: Path, *,
     runner = EventConsumer(group=settings.consumer_group, topics=topics, handlers=subscription.handlers, bus=bus,
                            engine=engine, processed=platform.processed_events,
                            metrics=PlatformMetrics("dashboard"), poll_interval=1.0,
-                           max_attempts=platform_settings.handler_max_attempts, batch_size=BATCH)
+                           max_attempts=platform_settings.handler_max_attempts, batch_size=BATCH,
+                           batch_handler=subscription.batch_handler)
     consumer = bus.consumer(topics, group=settings.consumer_group, from_beginning=True)
     producer = bus.producer()
     await consumer.start()
