@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 from collections.abc import Callable, Coroutine
@@ -194,6 +195,8 @@ def dashboard_rebuild() -> None:
 
     settings = ServiceSettings("dashboard", PlatformSettings())
     migrate_service(settings)
+    # A replay applies every event ever written: one log line each would drown the progress bar.
+    logging.getLogger("shared.inbox").setLevel(logging.WARNING)
     with Progress(TextColumn("[bold]replaying events"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console) as progress:
         task = progress.add_task("replay", total=None)
