@@ -310,15 +310,16 @@ async def bench_rebuild(report: Report, postgres_env: dict[str, str], kafka_env:
         await producer.stop()
 
     async def raw_read() -> float:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        total = sum((await KafkaBus(bootstrap).end_offsets(topics)).values())
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                    auto_offset_reset="earliest")
         await consumer.start()
         try:
             cluster = await consumer._client.fetch_all_metadata()
             partitions = [TopicPartition(t, p) for t in topics for p in cluster.partitions_for_topic(t) or ()]
             consumer.assign(partitions)
-            ends = await consumer.end_offsets(partitions)
-            await consumer.seek_to_beginning()
-            started, seen, total = time.perf_counter(), 0, sum(ends.values())
+            await consumer.seek_to_beginning(*partitions)
+            started, seen = time.perf_counter(), 0
             last_progress = started
             while seen < total:
                 batch = await consumer.getmany(*partitions, timeout_ms=1000, max_records=2000)

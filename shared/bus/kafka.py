@@ -71,8 +71,9 @@ class KafkaConsumerAdapter:
         await self._consumer.start()
         if self._from_beginning:
             # Manual assignment of every partition: no group membership, so no rebalance mid-replay.
-            self._consumer.assign(await _all_partitions(self._consumer, self._topics))
-            await self._consumer.seek_to_beginning()
+            partitions = await _all_partitions(self._consumer, self._topics)
+            self._consumer.assign(partitions)
+            await self._consumer.seek_to_beginning(*partitions)
 
     async def stop(self) -> None:
         await self._consumer.stop()
