@@ -103,7 +103,7 @@ def run(
     base_port: Annotated[int, typer.Option(help="Dashboard port; the others follow (+1, +2, +3).")] = 8000,
 ) -> None:
     """Start all four services in one process (embedded bus and SQLite unless configured otherwise)."""
-    configure_logging()
+    configure_logging(default_level="WARNING")  # a terminal for people: URLs, progress, problems
     platform = PlatformSettings()
     token = platform.ensure_admin_token()
     settings = {name: ServiceSettings(name, platform) for name in ORDER}

@@ -68,17 +68,18 @@ def json_formatter() -> logging.Formatter:
     )
 
 
-def configure_logging(service: str | None = None) -> None:
-    """JSON lines on stderr for the whole process; ``CONFERENCE_LOG_LEVEL`` (default INFO)."""
+def configure_logging(service: str | None = None, *, default_level: str = "INFO") -> None:
+    """JSON lines on stderr for the whole process; ``CONFERENCE_LOG_LEVEL`` (default ``default_level``)."""
     global _process_service
     _process_service = service
-    level = os.environ.get("CONFERENCE_LOG_LEVEL", "INFO").upper()
+    level = os.environ.get("CONFERENCE_LOG_LEVEL", default_level).upper()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(json_formatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo's client requests are not news
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):  # uvicorn's own handlers would print plain text
