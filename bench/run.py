@@ -19,8 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,7 +47,7 @@ from shared.metrics import PlatformMetrics
 from shared.outbox import Outbox, OutboxRelay
 from shared.settings import PlatformSettings, ServiceSettings
 from tests import stack
-from tests.harness import ADMIN_TOKEN, ServiceProcess, free_port
+from tests.harness import ADMIN_TOKEN, ServiceProcess, free_port, service_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 console = Console()
@@ -104,23 +103,9 @@ async def _server_url(postgres_env: dict[str, str], database: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-@asynccontextmanager
-async def services(names: list[str], postgres_env: dict[str, str], kafka_env: dict[str, str], work: Path
-                   ) -> AsyncIterator[dict[str, ServiceProcess]]:
-    databases = await stack.fresh_databases(postgres_env)
-    env = {**kafka_env, "CONFERENCE_TOPIC_PREFIX": stack.topic_prefix(), "CONFERENCE_ADMIN_TOKEN": ADMIN_TOKEN,
-           "CONFERENCE_DATA_DIR": str(work / "data"), "CONFERENCE_LOG_LEVEL": "WARNING",
-           **{f"{s.upper()}_DATABASE_URL": url for s, url in databases.items()}}
-    procs = {s: ServiceProcess(s, env, work) for s in names}
-    for p in procs.values():
-        p.start()
-    try:
-        for p in procs.values():
-            await p.wait_ready()
-        yield procs
-    finally:
-        for p in procs.values():
-            p.stop()
+def services(names: list[str], postgres_env: dict[str, str], kafka_env: dict[str, str], work: Path
+             ) -> AbstractAsyncContextManager[dict[str, ServiceProcess]]:
+    return service_processes(names, postgres_env, kafka_env, work, CONFERENCE_LOG_LEVEL="WARNING")
 
 
 async def new_edition(registration: str) -> str:

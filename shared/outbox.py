@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.bus import Bus, OutgoingMessage, Producer
-from shared.events import CloudEvent, new_event, topic_of
+from shared.events import CATALOGUE, CloudEvent, new_event, topic_of
 from shared.logging import request_id_var
 from shared.metrics import PlatformMetrics
 from shared.tables import PlatformTables
@@ -104,23 +104,14 @@ class Outbox:
         now = datetime.now(UTC)
         rows = []
         for event in events:
-            definition = definition_of_payload_type(event.type)
+            # new_event() only wraps catalogue payloads, so every type here has a definition.
             rows.append({
-                "event_id": event.id, "topic": self.topic_prefix + definition, "key": event.subject,
+                "event_id": event.id, "topic": self.topic_prefix + CATALOGUE[event.type].topic, "key": event.subject,
                 "type": event.type, "payload": event.to_bytes(), "created_at": now,
             })
         # On PostgreSQL a trigger on the outbox (migration 0003) NOTIFYs the relay's LISTEN connection at
         # commit, in whichever process the relay runs; on SQLite commit() sets the in-process signal.
         await conn.execute(self.table.insert(), rows)
-
-
-def definition_of_payload_type(event_type: str) -> str:
-    from shared.events import definition_for
-
-    definition = definition_for(event_type)
-    if definition is None:
-        raise LookupError(f"{event_type} is not in the event catalogue")
-    return definition.topic
 
 
 class OutboxRelay:

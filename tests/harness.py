@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import httpx
 from services.cli import SERVICES
 from shared.db import migrate
 from shared.settings import PlatformSettings, ServiceSettings
+from tests import stack
 
 ADMIN_TOKEN = "test-admin-token"
 ROLE_TOKENS = {"registrar-token": ["registrar"], "projects-token": ["projects"], "network-token": ["network"],
@@ -121,6 +123,27 @@ class ServiceProcess:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+@contextlib.asynccontextmanager
+async def service_processes(names: Iterable[str], postgres_env: dict[str, str], kafka_env: dict[str, str],
+                            work_dir: Path, **extra_env: str) -> AsyncIterator[dict[str, ServiceProcess]]:
+    """``conference serve`` for each service, as OS processes on fresh PostgreSQL databases and a fresh
+    topic prefix on Kafka; ready when yielded, stopped after."""
+    databases = await stack.fresh_databases(postgres_env)
+    env = {**kafka_env, "CONFERENCE_TOPIC_PREFIX": stack.topic_prefix(), "CONFERENCE_ADMIN_TOKEN": ADMIN_TOKEN,
+           "CONFERENCE_TOKENS": json.dumps({}), "CONFERENCE_DATA_DIR": str(work_dir / "data"),
+           **{f"{s.upper()}_DATABASE_URL": url for s, url in databases.items()}, **extra_env}
+    procs = {name: ServiceProcess(name, env, work_dir) for name in names}
+    try:
+        for p in procs.values():
+            p.start()
+        for p in procs.values():
+            await p.wait_ready()
+        yield procs
+    finally:
+        for p in procs.values():
+            p.stop()
 
 
 class EmbeddedPlatform:

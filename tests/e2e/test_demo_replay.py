@@ -3,7 +3,6 @@ on the embedded default and on PostgreSQL + Kafka."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from tests import stack
 from tests.e2e import scenario
 from tests.e2e.demo_checks import announced_figures, read_model, run_cli
-from tests.harness import ADMIN_TOKEN, EmbeddedPlatform, ServiceProcess
+from tests.harness import EmbeddedPlatform, service_processes
 
 
 async def test_the_replay_on_the_embedded_default_shows_the_announced_figures_and_rebuilds_to_them(
@@ -42,16 +41,7 @@ async def test_the_replay_on_the_embedded_default_shows_the_announced_figures_an
 @pytest.mark.kafka
 async def test_the_replay_on_postgres_and_kafka_shows_the_announced_figures_and_rebuilds_to_them(
         postgres_env: dict[str, str], kafka_env: dict[str, str], tmp_path: Path) -> None:
-    databases = await stack.fresh_databases(postgres_env)
-    env = {**kafka_env, "CONFERENCE_TOPIC_PREFIX": stack.topic_prefix(), "CONFERENCE_ADMIN_TOKEN": ADMIN_TOKEN,
-           "CONFERENCE_TOKENS": json.dumps({}), "CONFERENCE_DATA_DIR": str(tmp_path / "data"),
-           **{f"{s.upper()}_DATABASE_URL": url for s, url in databases.items()}}
-    procs = {s: ServiceProcess(s, env, tmp_path) for s in stack.SERVICES}
-    for p in procs.values():
-        p.start()
-    try:
-        for p in procs.values():
-            await p.wait_ready()
+    async with service_processes(stack.SERVICES, postgres_env, kafka_env, tmp_path) as procs:
         urls = scenario.Urls(**{s: p.url for s, p in procs.items()})
         client_env = {**procs["dashboard"].process_env(), **{f"{s.upper()}_URL": p.url for s, p in procs.items()}}
         run_cli("demo", "--fast", env=client_env)
@@ -63,6 +53,3 @@ async def test_the_replay_on_postgres_and_kafka_shows_the_announced_figures_and_
         procs["dashboard"].start()
         await procs["dashboard"].wait_ready()
         assert await read_model(urls) == before
-    finally:
-        for p in procs.values():
-            p.stop()

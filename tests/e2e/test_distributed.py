@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,29 +9,9 @@ import pytest
 
 from tests import stack
 from tests.e2e import scenario
-from tests.harness import ADMIN_TOKEN, ServiceProcess
+from tests.harness import ServiceProcess, service_processes
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
-
-
-
-async def _launch(postgres_env: dict[str, str], kafka_env: dict[str, str], tmp_path: Path
-                  ) -> dict[str, ServiceProcess]:
-    databases = await stack.fresh_databases(postgres_env)
-    env = {
-        **kafka_env,
-        "CONFERENCE_TOPIC_PREFIX": stack.topic_prefix(),
-        "CONFERENCE_ADMIN_TOKEN": ADMIN_TOKEN,
-        "CONFERENCE_TOKENS": json.dumps({}),
-        "CONFERENCE_DATA_DIR": str(tmp_path / "data"),
-        **{f"{s.upper()}_DATABASE_URL": url for s, url in databases.items()},
-    }
-    procs = {s: ServiceProcess(s, env, tmp_path) for s in stack.SERVICES}
-    for p in procs.values():
-        p.start()
-    for p in procs.values():
-        await p.wait_ready()
-    return procs
 
 
 def _urls(procs: dict[str, ServiceProcess]) -> scenario.Urls:
@@ -42,12 +21,8 @@ def _urls(procs: dict[str, ServiceProcess]) -> scenario.Urls:
 @pytest.fixture
 async def processes(postgres_env: dict[str, str], kafka_env: dict[str, str], tmp_path: Path
                     ) -> AsyncIterator[dict[str, ServiceProcess]]:
-    procs = await _launch(postgres_env, kafka_env, tmp_path)
-    try:
+    async with service_processes(stack.SERVICES, postgres_env, kafka_env, tmp_path) as procs:
         yield procs
-    finally:
-        for p in procs.values():
-            p.stop()
 
 
 @pytest.fixture
@@ -79,8 +54,7 @@ async def test_dashboard_converges_and_survives_kill_9(processes: dict[str, Serv
 async def test_writes_succeed_while_kafka_is_down_and_figures_converge_after(
         postgres_env: dict[str, str], private_kafka: stack.PrivateKafka, tmp_path: Path) -> None:
     kafka_env = private_kafka.start()
-    procs = await _launch(postgres_env, kafka_env, tmp_path)
-    try:
+    async with service_processes(stack.SERVICES, postgres_env, kafka_env, tmp_path) as procs:
         urls = _urls(procs)
         world = await scenario.drive(urls)
         await scenario.assert_converged(urls, world)
@@ -93,6 +67,3 @@ async def test_writes_succeed_while_kafka_is_down_and_figures_converge_after(
         private_kafka.start()
         await scenario.assert_converged(urls, world, timeout=120)
         await scenario.assert_all_present(urls, world)
-    finally:
-        for p in procs.values():
-            p.stop()
