@@ -10,7 +10,7 @@ import pytest
 from tests import stack
 from tests.e2e import scenario
 from tests.e2e.demo_checks import announced_figures, read_model, run_cli
-from tests.harness import EmbeddedPlatform, service_processes
+from tests.harness import EmbeddedPlatform, eventually, service_processes
 
 
 async def test_the_replay_on_the_embedded_default_shows_the_announced_figures_and_rebuilds_to_them(
@@ -19,6 +19,9 @@ async def test_the_replay_on_the_embedded_default_shows_the_announced_figures_an
     urls = scenario.Urls(**{s: platform.url(s) for s in ("registration", "projects", "network", "dashboard")})
     await platform.start("--demo", "--fast")
     try:
+        # The figures can match /stats while the replay is still checking badges in: wait for its end.
+        await eventually(lambda: _true("2025 conference replayed" in platform.log_path.read_text()),
+                         timeout=300, interval=0.5)
         await announced_figures(urls)
         before = await read_model(urls)
         # Idempotent: a second replay creates nothing new.
@@ -53,3 +56,7 @@ async def test_the_replay_on_postgres_and_kafka_shows_the_announced_figures_and_
         procs["dashboard"].start()
         await procs["dashboard"].wait_ready()
         assert await read_model(urls) == before
+
+
+async def _true(value: bool) -> bool:
+    return value
