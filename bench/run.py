@@ -38,13 +38,14 @@ from services.dashboard.app import SERVICE_DIR as DASHBOARD_DIR
 from services.dashboard.rebuild import rebuild
 from services.registration.app import SERVICE_DIR as REGISTRATION_DIR
 from services.registration.models import platform as registration_tables
-from shared.bus.kafka import KafkaBus
-from shared.db import make_engine, migrate
+from shared.db.engine import make_engine
+from shared.db.migrations import migrate
 from shared.events import new_event
 from shared.events.registration import DelegateRegistered
 from shared.events.types import DelegateCategory, DelegateStatus
-from shared.metrics import PlatformMetrics
-from shared.outbox import Outbox, OutboxRelay
+from shared.messaging.bus.kafka import KafkaBus
+from shared.messaging.outbox import Outbox, OutboxRelay
+from shared.observability.metrics import PlatformMetrics
 from shared.settings import PlatformSettings, ServiceSettings
 from tests import stack
 from tests.harness import ADMIN_TOKEN, ServiceProcess, free_port, service_processes

@@ -20,11 +20,13 @@ from services.demo.replay import DemoError, Targets, replay
 from services.network import app as network_app
 from services.projects import app as projects_app
 from services.registration import app as registration_app
-from shared.db import run_migrations
+from shared.db.migrations import run_migrations
 from shared.events.asyncapi import render as render_asyncapi
-from shared.lifecycle import GracefulServer, ShutdownSettings
-from shared.logging import configure_logging
-from shared.settings import SERVICE_NAMES, SERVICE_PORTS, PlatformSettings, ServiceSettings
+from shared.http.server import GracefulServer, ShutdownSettings
+from shared.observability.logging import configure_logging
+from shared.settings import PlatformSettings, ServiceSettings
+from shared.topology import SERVICE_NAMES, SERVICE_PORTS
+from shared.topology import SERVICES as TOPOLOGY
 
 console = Console(stderr=True)
 cli = typer.Typer(help="Belt and Road Overseas Chinese Cooperation & Development Conference platform.",
@@ -36,7 +38,6 @@ SERVICES: dict[str, tuple[Callable[..., FastAPI], Path]] = {
     "network": (network_app.create_app, network_app.SERVICE_DIR),
     "dashboard": (dashboard_app.create_app, dashboard_app.SERVICE_DIR),
 }
-ORDER = ("registration", "projects", "network", "dashboard")
 
 
 def _check_service(name: str) -> str:
@@ -53,7 +54,7 @@ def migrate_service(settings: ServiceSettings) -> None:
 def migrate(service: Annotated[str, typer.Argument(help="registration|projects|network|dashboard|all")] = "all"
             ) -> None:
     """Bring a service's database (or all four) to the latest schema."""
-    names = ORDER if service == "all" else (_check_service(service),)
+    names = SERVICE_NAMES if service == "all" else (_check_service(service),)
     platform = PlatformSettings()
     for name in names:
         settings = ServiceSettings(name, platform)
@@ -106,21 +107,21 @@ def run(
     configure_logging(default_level="WARNING")  # a terminal for people: URLs, progress, problems
     platform = PlatformSettings()
     token = platform.ensure_admin_token()
-    settings = {name: ServiceSettings(name, platform) for name in ORDER}
-    for name in ORDER:
+    settings = {name: ServiceSettings(name, platform) for name in SERVICE_NAMES}
+    for name in SERVICE_NAMES:
         migrate_service(settings[name])
     console.print(f"[bold]Conference platform[/] — bus: {platform.bus}, data: {platform.data_dir.resolve()}")
-    ports = {name: base_port + SERVICE_PORTS[name] - SERVICE_PORTS["dashboard"] for name in ORDER}
-    for name in ORDER:
+    ports = {s.name: s.port_from(base_port) for s in TOPOLOGY}
+    for name in SERVICE_NAMES:
         console.print(f"  {name:<13} http://{host}:{ports[name]}  (docs: /docs)")
     console.print(f"  live page     http://{host}:{ports['dashboard']}/")
     console.print(f"  admin token   {token}   (Authorization: Bearer …)")
-    apps = {name: SERVICES[name][0](settings[name]) for name in ORDER}
+    apps = {name: SERVICES[name][0](settings[name]) for name in SERVICE_NAMES}
     after_start = None
     if demo:
-        targets = Targets(**{name: f"http://{host}:{ports[name]}" for name in ORDER}, token=token)
+        targets = Targets(**{name: f"http://{host}:{ports[name]}" for name in SERVICE_NAMES}, token=token)
         after_start = _demo_after_start(targets, fast=fast)
-    asyncio.run(_serve_all({ports[name]: apps[name] for name in ORDER}, host, after_start))
+    asyncio.run(_serve_all({ports[name]: apps[name] for name in SERVICE_NAMES}, host, after_start))
 
 
 def _demo_after_start(targets: Targets, *, fast: bool) -> Callable[[], Coroutine[Any, Any, None]]:
@@ -144,7 +145,7 @@ def demo_command(
     """Replay the 2025 conference through the public APIs of running services (`<SERVICE>_URL`)."""
     platform = PlatformSettings()
     targets = Targets(
-        **{name: os.environ.get(f"{name.upper()}_URL", f"http://127.0.0.1:{SERVICE_PORTS[name]}") for name in ORDER},
+        **{s.name: os.environ.get(f"{s.name.upper()}_URL", f"http://127.0.0.1:{s.port}") for s in TOPOLOGY},
         token=platform.ensure_admin_token())
     try:
         result = asyncio.run(replay(targets, fast=fast, seed=seed))

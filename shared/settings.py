@@ -15,8 +15,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SERVICE_NAMES = ("registration", "projects", "network", "dashboard")
-SERVICE_PORTS = {"dashboard": 8000, "registration": 8001, "projects": 8002, "network": 8003}
+from shared.topology import SERVICE_NAMES
 
 
 class PlatformSettings(BaseSettings):

@@ -18,8 +18,9 @@ from typing import Any
 import httpx
 
 from services.cli import SERVICES
-from shared.db import migrate
+from shared.db.migrations import migrate
 from shared.settings import PlatformSettings, ServiceSettings
+from shared.topology import BY_NAME, SERVICE_NAMES
 from tests import stack
 
 ADMIN_TOKEN = "test-admin-token"
@@ -160,21 +161,20 @@ class EmbeddedPlatform:
     def env(self) -> dict[str, str]:
         env = {**os.environ, "CONFERENCE_DATA_DIR": str(self.data_dir), "CONFERENCE_ADMIN_TOKEN": ADMIN_TOKEN,
                "CONFERENCE_BUS": "embedded"}
-        for name in ("REGISTRATION", "PROJECTS", "NETWORK", "DASHBOARD"):
-            env.pop(f"{name}_DATABASE_URL", None)
-            env[f"{name}_URL"] = self.url(name.lower())
+        for name in SERVICE_NAMES:
+            env.pop(f"{name.upper()}_DATABASE_URL", None)
+            env[f"{name.upper()}_URL"] = self.url(name)
         return env
 
     def url(self, service: str) -> str:
-        offset = {"dashboard": 0, "registration": 1, "projects": 2, "network": 3}[service]
-        return f"http://127.0.0.1:{self.base + offset}"
+        return f"http://127.0.0.1:{BY_NAME[service].port_from(self.base)}"
 
     async def start(self, *extra_args: str) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "run", "--base-port", str(self.base), *self.extra_args,
              *extra_args], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        urls = [self.url(s) for s in ("dashboard", "registration", "projects", "network")]
+        urls = [self.url(s) for s in SERVICE_NAMES]
         async with httpx.AsyncClient() as client:
             async def up() -> bool:
                 assert self.process is not None and self.process.poll() is None, self.log_path.read_text()[-3000:]
@@ -197,7 +197,7 @@ class EmbeddedPlatform:
 def _free_base_port() -> int:
     while True:
         base = free_port()
-        if base + 3 < 65535 and all(_port_free(base + i) for i in range(4)):
+        if base + len(SERVICE_NAMES) < 65535 and all(_port_free(base + i) for i in range(len(SERVICE_NAMES))):
             return base
 
 

@@ -14,9 +14,9 @@ from sse_starlette import EventSourceResponse
 
 from services.dashboard import service
 from services.dashboard.schemas import Countries, CountryRow, Overview, Totals
-from shared.deps import ReadConnDep
 from shared.errors import DomainError, NotFound
 from shared.events.types import CountryCode
+from shared.http.deps import ReadConnDep
 
 router = APIRouter()
 _LIVE_PAGE = Path(__file__).parent / "static" / "index.html"

@@ -11,8 +11,8 @@ from services.dashboard.consumers import SUBSCRIPTIONS
 from services.dashboard.metrics import install_business_metrics
 from services.dashboard.models import platform
 from services.dashboard.stream import OverviewBroadcaster
-from shared.app import create_service_app
-from shared.bus import Bus
+from shared.http.app import create_service_app
+from shared.messaging.bus import Bus
 from shared.settings import ServiceSettings
 
 SERVICE_DIR = Path(__file__).parent

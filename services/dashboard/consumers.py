@@ -22,13 +22,13 @@ from services.dashboard.models import (
     seen_organizations,
     seen_projects,
 )
-from shared.app import Subscription
-from shared.db import upsert_adding, upsert_replacing
-from shared.events import CATALOGUE, CloudEvent
+from shared.db.statements import upsert_adding, upsert_replacing
+from shared.events import CloudEvent
 from shared.events.network import OrganizationState
 from shared.events.projects import CaseFeatured, CaseUnfeatured, ProjectState
 from shared.events.registration import DelegateState, EditionOpened
 from shared.events.types import DelegateStatus, OrganizationStatus, ProjectStatus
+from shared.messaging.subscriptions import Subscriptions, subscribe
 
 
 @dataclass(frozen=True)
@@ -135,12 +135,12 @@ async def apply_event(conn: AsyncConnection, envelope: CloudEvent, payload: Base
     await apply_events(conn, [(envelope, payload)])
 
 
-HANDLED = [t for t, d in CATALOGUE.items()
-           if issubclass(d.model, (DelegateState, ProjectState, OrganizationState, EditionOpened, CaseFeatured,
-                                   CaseUnfeatured))]
-
-
-SUBSCRIPTIONS = [
-    Subscription(topics=["conference.registration", "conference.projects", "conference.network"],
-                 handlers=dict.fromkeys(HANDLED, apply_event), batch_handler=apply_events),
-]
+SUBSCRIPTIONS = Subscriptions.of(
+    subscribe(DelegateState, apply_event),
+    subscribe(ProjectState, apply_event),
+    subscribe(OrganizationState, apply_event),
+    subscribe(EditionOpened, apply_event),
+    subscribe(CaseFeatured, apply_event),
+    subscribe(CaseUnfeatured, apply_event),
+    batch_handler=apply_events,
+)

@@ -29,8 +29,8 @@ from services.dashboard.models import (
     project_country_counts,
     project_sector_counts,
 )
-from shared.app import ServiceContext
 from shared.events.types import Sector
+from shared.http.context import ServiceContext
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 from sqlalchemy import BigInteger, Column, Integer, String, Table, Text
 
-from shared.db import UtcDateTime, new_metadata
-from shared.tables import add_platform_tables
+from shared.db.columns import UtcDateTime, new_metadata
+from shared.db.tables import add_platform_tables
 
 metadata = new_metadata()
 platform = add_platform_tables(metadata)

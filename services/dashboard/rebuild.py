@@ -15,10 +15,11 @@ from pathlib import Path
 
 from services.dashboard.consumers import SUBSCRIPTIONS
 from services.dashboard.models import platform
-from shared.bus import open_bus
-from shared.db import make_engine, recreate_schema
-from shared.inbox import EventConsumer, next_offsets
-from shared.metrics import PlatformMetrics
+from shared.db.engine import make_engine
+from shared.db.migrations import recreate_schema
+from shared.messaging.bus.factory import open_bus
+from shared.messaging.inbox import EventConsumer, next_offsets
+from shared.observability.metrics import PlatformMetrics
 from shared.settings import ServiceSettings
 
 BATCH = 2000
@@ -39,18 +40,16 @@ async def rebuild(settings: ServiceSettings, service_dir: Path, *,
     await asyncio.to_thread(recreate_schema, service_dir, settings.database_url)
     platform_settings = settings.platform
     bus = open_bus(platform_settings)
-    subscription = SUBSCRIPTIONS[0]
-    topics = [platform_settings.topic(t) for t in subscription.topics]
+    topics = [platform_settings.topic(t) for t in SUBSCRIPTIONS.topics]
     await bus.ensure_topics(topics)
     ends = await bus.end_offsets(topics)
     total = sum(ends.values())
     on_start(total)
     engine = make_engine(settings.database_url)
-    runner = EventConsumer(group=settings.consumer_group, topics=topics, handlers=subscription.handlers, bus=bus,
-                           engine=engine, processed=platform.processed_events,
-                           metrics=PlatformMetrics("dashboard"), poll_interval=1.0,
-                           max_attempts=platform_settings.handler_max_attempts, batch_size=BATCH,
-                           batch_handler=subscription.batch_handler)
+    runner = EventConsumer(group=settings.consumer_group, subscriptions=SUBSCRIPTIONS,
+                           topic_prefix=platform_settings.topic_prefix, bus=bus, engine=engine,
+                           processed=platform.processed_events, metrics=PlatformMetrics("dashboard"),
+                           poll_interval=1.0, max_attempts=platform_settings.handler_max_attempts, batch_size=BATCH)
     replay_started = loop.time()
     consumer = bus.consumer(topics, group=settings.consumer_group, from_beginning=True)
     producer = bus.producer()

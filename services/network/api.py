@@ -15,10 +15,10 @@ from services.network.schemas import (
     OrganizationUpdate,
     SignedProject,
 )
-from shared.auth import require_role
-from shared.deps import ReadConnDep, RolesDep, UowDep
+from shared.db.pagination import CursorQuery, LimitQuery, Page
 from shared.events.types import CountryCode, OrganizationKind, OrganizationStatus
-from shared.pagination import CursorQuery, LimitQuery, Page
+from shared.http.auth import require_role
+from shared.http.deps import ReadConnDep, RolesDep, UowDep
 from shared.stats import NetworkStats
 
 router = APIRouter()

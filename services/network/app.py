@@ -9,8 +9,8 @@ from fastapi import FastAPI
 from services.network.api import router
 from services.network.consumers import SUBSCRIPTIONS
 from services.network.models import platform
-from shared.app import create_service_app
-from shared.bus import Bus
+from shared.http.app import create_service_app
+from shared.messaging.bus import Bus
 from shared.settings import ServiceSettings
 
 SERVICE_DIR = Path(__file__).parent

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import BaseModel
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.network.models import organization_projects
-from shared.app import Subscription
-from shared.db import upsert_replacing
-from shared.events import CATALOGUE, CloudEvent
+from shared.db.statements import upsert_replacing
+from shared.events import CloudEvent
 from shared.events.projects import ProjectState
-from shared.inbox import Handler
+from shared.messaging.subscriptions import Subscriptions, subscribe
 
 
-async def project_changed(conn: AsyncConnection, _: CloudEvent, payload: BaseModel) -> None:
+async def project_changed(conn: AsyncConnection, _: CloudEvent, payload: ProjectState) -> None:
     """Every project event carries the project's full state, so each one replaces what we knew: rows for
     members no longer among its parties go, the others take the new sector, amount and status."""
-    assert isinstance(payload, ProjectState)
     members = sorted(set(payload.organization_ids))
     stale = delete(organization_projects).where(organization_projects.c.project_id == payload.project_id)
     if members:
@@ -33,9 +30,5 @@ async def project_changed(conn: AsyncConnection, _: CloudEvent, payload: BaseMod
             "status": payload.status.value, "amount_cny": payload.amount_cny, "updated_at": now}))
 
 
-def _handlers() -> dict[str, Handler]:
-    # Project events only (signed, amended, withdrawn); the cases do not concern members.
-    return {t: project_changed for t, d in CATALOGUE.items() if issubclass(d.model, ProjectState)}
-
-
-SUBSCRIPTIONS = [Subscription(topics=["conference.projects"], handlers=_handlers())]
+# Project events only (signed, amended, withdrawn); the cases do not concern members.
+SUBSCRIPTIONS = Subscriptions.of(subscribe(ProjectState, project_changed))

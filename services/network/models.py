@@ -2,8 +2,8 @@
 
 from sqlalchemy import Column, Index, String, Table, text
 
-from shared.db import MoneyType, UtcDateTime, new_metadata
-from shared.tables import add_platform_tables
+from shared.db.columns import MoneyType, UtcDateTime, new_metadata
+from shared.db.tables import add_platform_tables
 
 metadata = new_metadata()
 platform = add_platform_tables(metadata)

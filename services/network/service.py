@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.network import domain
 from services.network.models import organization_projects, organizations
 from services.network.schemas import OrganizationCreate, OrganizationUpdate
+from shared.db.pagination import keyset_page
 from shared.events.network import (
     OrganizationJoined,
     OrganizationLeft,
@@ -25,8 +26,7 @@ from shared.events.network import (
     OrganizationUpdated,
 )
 from shared.events.types import OrganizationKind, OrganizationStatus, ProjectStatus
-from shared.outbox import UnitOfWork
-from shared.pagination import keyset_page
+from shared.messaging.outbox import UnitOfWork
 from shared.stats import NetworkFigures
 
 

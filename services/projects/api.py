@@ -21,10 +21,10 @@ from services.projects.schemas import (
     ProjectCreate,
     ProjectWithdrawnOut,
 )
-from shared.auth import require_role
-from shared.deps import ContextDep, ReadConnDep, UowDep
+from shared.db.pagination import CursorQuery, LimitQuery, Page
 from shared.events.types import CountryCode, ProjectStatus, Sector, money_str
-from shared.pagination import CursorQuery, LimitQuery, Page
+from shared.http.auth import require_role
+from shared.http.deps import ContextDep, ReadConnDep, UowDep
 from shared.stats import ProjectStats
 
 router = APIRouter()

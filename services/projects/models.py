@@ -2,8 +2,8 @@
 
 from sqlalchemy import CheckConstraint, Column, Date, ForeignKey, Index, Integer, String, Table, text
 
-from shared.db import MoneyType, RateType, UtcDateTime, new_metadata
-from shared.tables import add_platform_tables
+from shared.db.columns import MoneyType, RateType, UtcDateTime, new_metadata
+from shared.db.tables import add_platform_tables
 
 metadata = new_metadata()
 platform = add_platform_tables(metadata)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.projects import domain
 from services.projects.models import cases, known_editions, known_organizations, project_parties, projects
 from services.projects.schemas import CaseCreate, ProjectAmend, ProjectCreate
+from shared.db.pagination import keyset_page
 from shared.events.projects import (
     CaseFeatured,
     CaseUnfeatured,
@@ -24,8 +25,7 @@ from shared.events.projects import (
     ProjectWithdrawn,
 )
 from shared.events.types import OrganizationStatus, ProjectStatus, Sector
-from shared.outbox import UnitOfWork
-from shared.pagination import keyset_page
+from shared.messaging.outbox import UnitOfWork
 from shared.stats import ProjectFigures, project_figures
 
 

@@ -27,10 +27,10 @@ from services.registration.schemas import (
     SessionCreate,
     Withdrawal,
 )
-from shared.auth import require_role
-from shared.deps import ReadConnDep, RolesDep, UowDep
+from shared.db.pagination import CursorQuery, LimitQuery, Page
 from shared.events.types import CountryCode, DelegateCategory, DelegateStatus
-from shared.pagination import CursorQuery, LimitQuery, Page
+from shared.http.auth import require_role
+from shared.http.deps import ReadConnDep, RolesDep, UowDep
 from shared.stats import DelegateStats
 
 router = APIRouter()

@@ -15,8 +15,8 @@ from sqlalchemy import (
     text,
 )
 
-from shared.db import UtcDateTime, new_metadata
-from shared.tables import AUTO_ID, add_platform_tables
+from shared.db.columns import UtcDateTime, new_metadata
+from shared.db.tables import AUTO_ID, add_platform_tables
 
 metadata = new_metadata()
 platform = add_platform_tables(metadata)

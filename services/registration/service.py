@@ -28,7 +28,8 @@ from services.registration.schemas import (
     EditionCreate,
     SessionCreate,
 )
-from shared.db import is_foreign_key_violation
+from shared.db.engine import is_foreign_key_violation
+from shared.db.pagination import keyset_page
 from shared.events.registration import (
     DelegateCancelled,
     DelegateCheckedIn,
@@ -39,8 +40,7 @@ from shared.events.registration import (
     SessionEnrollmentChanged,
 )
 from shared.events.types import DelegateCategory, DelegateStatus, Host
-from shared.outbox import UnitOfWork
-from shared.pagination import keyset_page
+from shared.messaging.outbox import UnitOfWork
 from shared.stats import DelegateFigures
 
 # -- editions -----------------------------------------------------------------------------------------------

@@ -17,8 +17,9 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from shared.events.catalogue import CATALOGUE, TOPICS, EventDefinition
+from shared.events.catalogue import CATALOGUE, EventDefinition
 from shared.events.envelope import CONTENT_TYPE, CloudEvent
+from shared.topology import TOPICS
 
 ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"

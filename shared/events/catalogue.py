@@ -8,12 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.events import network, projects, registration
-
-TOPICS = {
-    "registration": "conference.registration",
-    "projects": "conference.projects",
-    "network": "conference.network",
-}
+from shared.topology import TOPICS
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.bus import Bus
+from shared.messaging.bus import Bus
 from tests import stack
 
 PARTITIONS = 4
@@ -17,12 +17,12 @@ PARTITIONS = 4
 async def bus(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Bus]:
     adapter: Bus
     if request.param == "kafka":
-        from shared.bus.kafka import KafkaBus
+        from shared.messaging.bus.kafka import KafkaBus
 
         env = request.getfixturevalue("kafka_env")
         adapter = KafkaBus(stack.kafka_bootstrap(env), partitions=PARTITIONS)
     else:
-        from shared.bus.embedded import EmbeddedBus
+        from shared.messaging.bus.embedded import EmbeddedBus
 
         adapter = EmbeddedBus(tmp_path / "bus.db", partitions=PARTITIONS)
     try:

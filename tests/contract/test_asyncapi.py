@@ -14,8 +14,8 @@ import yaml
 
 from shared.events import CATALOGUE, parse_event
 from shared.events.asyncapi import build_document, render
-from shared.events.catalogue import TOPICS
 from shared.events.envelope import CloudEvent
+from shared.topology import TOPICS
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "docs" / "asyncapi.yaml"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.bus import OutgoingMessage
-from shared.bus.kafka import KafkaBus
+from shared.messaging.bus import OutgoingMessage
+from shared.messaging.bus.kafka import KafkaBus
 from tests import stack
 
 pytestmark = pytest.mark.kafka

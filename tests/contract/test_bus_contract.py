@@ -17,18 +17,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from pydantic import BaseModel
 from sqlalchemy import Column, Integer, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.bus import Bus, Consumer, OutgoingMessage, Producer, ReceivedMessage
-from shared.db import make_engine, new_metadata
+from shared.db.columns import new_metadata
+from shared.db.engine import make_engine
+from shared.db.tables import add_platform_tables
 from shared.events import CloudEvent, new_event
 from shared.events.registration import EditionOpened
 from shared.events.types import Host
-from shared.inbox import EventConsumer
-from shared.metrics import PlatformMetrics
-from shared.tables import add_platform_tables
+from shared.messaging.bus import Bus, Consumer, OutgoingMessage, Producer, ReceivedMessage
+from shared.messaging.inbox import EventConsumer
+from shared.messaging.subscriptions import Subscriptions, subscribe
+from shared.observability.metrics import PlatformMetrics
 from tests.harness import eventually
 
 DEADLINE = 30.0
@@ -387,15 +388,15 @@ async def running_inbox(bus: Bus, prefix: str, tmp_path: Path, *, fail_for: str 
     inbox = Inbox(bus=bus, topic=topic, group=group, engine=engine, applied=applied,
                   processed=tables.processed_events, metrics=PlatformMetrics("contract"))
 
-    async def on_edition_opened(conn: AsyncConnection, envelope: CloudEvent, payload: BaseModel) -> None:
-        assert isinstance(payload, EditionOpened)
+    async def on_edition_opened(conn: AsyncConnection, envelope: CloudEvent, payload: EditionOpened) -> None:
         inbox.calls[payload.edition_id] += 1
         if payload.edition_id == fail_for:
             raise RuntimeError(f"edition {payload.edition_id} cannot be applied")
         await conn.execute(applied.insert().values(event_id=envelope.id, edition_id=payload.edition_id))
 
-    consumer = EventConsumer(group=group, topics=[topic], handlers={EDITION_OPENED: on_edition_opened},
-                             bus=bus, engine=engine, processed=tables.processed_events, metrics=inbox.metrics,
+    subscriptions = Subscriptions.of(subscribe(EditionOpened, on_edition_opened))
+    consumer = EventConsumer(group=group, subscriptions=subscriptions, topic_prefix=prefix, bus=bus, engine=engine,
+                             processed=tables.processed_events, metrics=inbox.metrics,
                              poll_interval=0.2, max_attempts=max_attempts)
     task = asyncio.create_task(consumer.run(), name=group)
     try:

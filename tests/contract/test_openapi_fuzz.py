@@ -32,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from shared.topology import SERVICE_NAMES
 from tests import stack
 from tests.harness import ADMIN_TOKEN, EmbeddedPlatform
 
@@ -125,7 +126,7 @@ def _fuzz(operation: Any, mode: GenerationMode, calls: Counter[str], failures: d
         pass
 
 
-@pytest.mark.parametrize("service", ["registration", "projects", "network", "dashboard"])
+@pytest.mark.parametrize("service", SERVICE_NAMES)
 def test_every_operation_answers_as_documented(platform: EmbeddedPlatform, service: str) -> None:
     schema = schemathesis.openapi.from_url(f"{platform.url(service)}/openapi.json")
     failures: dict[str, str] = {}

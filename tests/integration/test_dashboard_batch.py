@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.dashboard.app import SERVICE_DIR
 from services.dashboard.consumers import apply_events
 from services.dashboard.models import COUNTER_TABLES
-from shared.db import make_engine, migrate
+from shared.db.engine import make_engine
+from shared.db.migrations import migrate
 from shared.events import CloudEvent, new_event
 from shared.events.network import OrganizationJoined, OrganizationPrevious, OrganizationUpdated
 from shared.events.projects import ProjectAmended, ProjectPrevious, ProjectSigned

@@ -13,7 +13,8 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
-from shared.settings import SERVICE_NAMES, SERVICE_PORTS, PlatformSettings
+from shared.settings import PlatformSettings
+from shared.topology import SERVICE_NAMES, SERVICE_PORTS
 from tests.ops import GRAFANA_DIR, PROMETHEUS_DIR, ROOT, alert_expressions, run_promtool
 
 COMPOSE = ROOT / "docker-compose.yml"

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from shared.logging import json_formatter
+from shared.observability.logging import json_formatter
+from shared.topology import SERVICE_NAMES
 from tests.harness import eventually
 from tests.integration.conftest import (
     Deployment,
@@ -26,7 +27,6 @@ from tests.ops import SYNTHETIC, alert_expressions, dashboard_expressions, expos
 
 pytestmark = pytest.mark.postgres
 
-SERVICES = ("registration", "projects", "network", "dashboard")
 # Every service exposes these, whatever it does.
 COMMON = {
     "http_requests_total", "http_request_duration_seconds_bucket", "http_requests_in_flight", "service_ready",
@@ -57,7 +57,7 @@ async def platform(postgres_env: dict[str, str], tmp_path_factory: pytest.TempPa
     root.setLevel(logging.INFO)
     try:
         data_dir = tmp_path_factory.mktemp("metrics") / "data"
-        async with deploy(postgres_env, data_dir, SERVICES) as d:
+        async with deploy(postgres_env, data_dir, SERVICE_NAMES) as d:
             ids = await _traffic(d)
             yield d, lines, ids
     finally:
@@ -106,7 +106,7 @@ def sample(text: str, name: str, **labels: str) -> float | None:
     return None
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", SERVICE_NAMES)
 async def test_promtool_check_metrics_passes(platform: tuple[Deployment, Lines, dict[str, str]], service: str) -> None:
     d, _, _ = platform
     text = await scrape(d, service)
@@ -119,7 +119,7 @@ async def test_every_metric_an_alert_or_a_panel_queries_exists(
         platform: tuple[Deployment, Lines, dict[str, str]]) -> None:
     d, _, _ = platform
     exposed: set[str] = set()
-    for service in SERVICES:
+    for service in SERVICE_NAMES:
         exposed |= exposed_names(await scrape(d, service))
     queries = {f"alert {name}": [expr] for name, expr in alert_expressions().items()} | dashboard_expressions()
     assert len(queries) > 20

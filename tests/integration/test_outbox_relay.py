@@ -13,12 +13,13 @@ import pytest
 
 from services.registration.app import SERVICE_DIR
 from services.registration.models import platform as tables
-from shared.bus.embedded import EmbeddedBus
-from shared.db import make_engine, migrate
+from shared.db.engine import make_engine
+from shared.db.migrations import migrate
 from shared.events.registration import DelegateRegistered
 from shared.events.types import DelegateCategory, DelegateStatus
-from shared.metrics import PlatformMetrics
-from shared.outbox import Outbox, OutboxRelay, UnitOfWork
+from shared.messaging.bus.embedded import EmbeddedBus
+from shared.messaging.outbox import Outbox, OutboxRelay, UnitOfWork
+from shared.observability.metrics import PlatformMetrics
 from tests import stack
 from tests.harness import eventually
 

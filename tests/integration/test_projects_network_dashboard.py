@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from shared.topology import SERVICE_NAMES
 from tests import stack
 from tests.harness import eventually, platform_settings, running_service
 from tests.integration.conftest import (
@@ -32,7 +33,6 @@ from tests.integration.conftest import (
 )
 
 D = Decimal
-SERVICES = ("registration", "projects", "network", "dashboard")
 
 
 async def created(response: Any) -> dict[str, Any]:
@@ -146,7 +146,7 @@ async def scenario(d: Deployment, *, timeout: float) -> None:
 @pytest.mark.postgres
 async def test_dashboard_equals_the_services_through_every_change_on_the_embedded_bus(
         postgres_env: dict[str, str], tmp_path: Path) -> None:
-    async with deploy(postgres_env, tmp_path / "data", list(SERVICES)) as d:
+    async with deploy(postgres_env, tmp_path / "data", list(SERVICE_NAMES)) as d:
         await scenario(d, timeout=30)
 
 
@@ -160,11 +160,11 @@ async def on_kafka(postgres_env: dict[str, str], kafka_env: dict[str, str], data
         platform = platform_settings(bus="kafka", kafka_bootstrap=stack.kafka_bootstrap(kafka_env),
                                      data_dir=data_dir, topic_prefix=prefix, poll_interval_seconds=0.2)
         d = Deployment(data_dir=data_dir, topic_prefix=prefix, database_urls=urls)
-        for service in SERVICES:
+        for service in SERVICE_NAMES:
             engine = create_async_engine(urls[service], poolclass=NullPool)
             exit_stack.push_async_callback(engine.dispose)
             d.engines[service] = engine
-        for service in SERVICES:
+        for service in SERVICE_NAMES:
             d.clients[service] = await exit_stack.enter_async_context(
                 running_service(service, platform, database_url=urls[service]))
         yield d

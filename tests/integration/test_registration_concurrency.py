@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.registration import service
 from services.registration.models import platform
 from services.registration.schemas import CheckInRequest
-from shared.db import make_engine
+from shared.db.engine import make_engine
 from shared.errors import DomainError
-from shared.outbox import Outbox, UnitOfWork
+from shared.messaging.outbox import Outbox, UnitOfWork
 from tests.integration.conftest import Deployment, assert_problem, delegate_body, deploy, edition_body
 
 pytestmark = pytest.mark.postgres

@@ -7,8 +7,8 @@ import uvicorn
 import yaml
 
 from shared.events.asyncapi import to_yaml
-from shared.lifecycle import GracefulServer
-from shared.metrics import DEAD_LETTER_REASONS, PlatformMetrics, dead_letter_reason_class
+from shared.http.server import GracefulServer
+from shared.observability.metrics import DEAD_LETTER_REASONS, PlatformMetrics, dead_letter_reason_class
 from tests.ops import metric_names
 
 

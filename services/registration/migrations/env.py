@@ -1,6 +1,6 @@
 """Alembic environment of the registration service."""
 
 from services.registration.models import metadata
-from shared.migrations import run_env
+from shared.db.migrations import run_env
 
 run_env(metadata)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.inbox import dead_letter_topic
+from shared.messaging.inbox import dead_letter_topic
 from tests.e2e.faults.conftest import (
     CREATED_TYPE,
     WRITERS,

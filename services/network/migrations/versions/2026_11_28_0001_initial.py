@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from shared.migrations import create_platform_tables, drop_platform_tables
+from shared.db.migrations import create_platform_tables, drop_platform_tables
 
 revision: str = "0001"
 down_revision: str | None = None

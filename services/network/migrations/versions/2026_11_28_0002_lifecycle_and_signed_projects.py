@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from shared.db import MoneyType
+from shared.db.columns import MoneyType
 
 revision: str = "0002"
 down_revision: str | None = "0001"

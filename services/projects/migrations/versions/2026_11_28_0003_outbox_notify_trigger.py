@@ -7,7 +7,7 @@ Create Date: 2026-11-28
 
 from collections.abc import Sequence
 
-from shared.migrations import create_outbox_notify_trigger, drop_outbox_notify_trigger
+from shared.db.migrations import create_outbox_notify_trigger, drop_outbox_notify_trigger
 
 revision: str = "0003"
 down_revision: str | None = "0002"

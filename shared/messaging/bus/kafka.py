@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, TopicAlreadyExistsError
 
-from shared.bus.port import OutgoingMessage, ReceivedMessage
+from shared.messaging.bus.port import OutgoingMessage, ReceivedMessage
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from shared.settings import PlatformSettings
+from typing import Protocol
 
 TopicPartition = tuple[str, int]
 
@@ -82,13 +79,3 @@ class Bus(Protocol):
 def partition_for(key: str, partitions: int) -> int:
     """Stable key -> partition mapping for the embedded log (Kafka uses its own murmur2)."""
     return zlib.crc32(key.encode()) % partitions
-
-
-def open_bus(settings: PlatformSettings) -> Bus:
-    if settings.bus == "kafka":
-        from shared.bus.kafka import KafkaBus
-
-        return KafkaBus(settings.kafka_bootstrap, partitions=settings.topic_partitions)
-    from shared.bus.embedded import EmbeddedBus
-
-    return EmbeddedBus(settings.data_dir / "bus.db", partitions=settings.topic_partitions)

@@ -9,9 +9,10 @@ that cannot be parsed at all, goes to ``<topic>.dlq.<group>`` with the reason in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,19 +21,19 @@ from pydantic import BaseModel
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.bus import Bus, Consumer, OutgoingMessage, Producer, ReceivedMessage
-from shared.db import database_unreachable, insert_ignoring_duplicates
+from shared.db.engine import database_unreachable
+from shared.db.statements import insert_ignoring_duplicates
 from shared.events import CloudEvent, InvalidEvent, parse_event
-from shared.logging import get_logger, request_id_var
-from shared.metrics import DEAD_LETTER_REASONS, PlatformMetrics, dead_letter_reason_class
+from shared.messaging.bus import Bus, Consumer, OutgoingMessage, Producer, ReceivedMessage
+from shared.messaging.subscriptions import Subscriptions
+from shared.messaging.supervise import Backoff, supervise
+from shared.observability.logging import get_logger, request_id_var
+from shared.observability.metrics import DEAD_LETTER_REASONS, PlatformMetrics, dead_letter_reason_class
 
 log = logging.getLogger(__name__)
 events_log = get_logger("shared.inbox")
 LAG_REFRESH_SECONDS = 1.0
 
-Handler = Callable[[AsyncConnection, CloudEvent, BaseModel], Awaitable[None]]
-# Applies many new (already deduplicated) events, in order, inside the caller's transaction.
-BatchHandler = Callable[[AsyncConnection, list[tuple[CloudEvent, BaseModel]]], Awaitable[None]]
 
 
 def dead_letter_topic(topic: str, group: str) -> str:
@@ -50,14 +51,13 @@ class _Outcome:
 class EventConsumer:
     """Runs one consumer group over some topics, applying the events a service cares about."""
 
-    def __init__(self, *, group: str, topics: Sequence[str], handlers: Mapping[str, Handler],
-                 bus: Bus, engine: AsyncEngine, processed: Table, metrics: PlatformMetrics,
-                 poll_interval: float, max_attempts: int = 3, batch_size: int = 500,
-                 on_applied: Callable[[], None] | None = None, batch_handler: BatchHandler | None = None) -> None:
+    def __init__(self, *, group: str, subscriptions: Subscriptions, bus: Bus, engine: AsyncEngine,
+                 processed: Table, metrics: PlatformMetrics, poll_interval: float, topic_prefix: str = "",
+                 max_attempts: int = 3, batch_size: int = 500, on_applied: Callable[[], None] | None = None) -> None:
         self.group = group
-        self.batch_handler = batch_handler
-        self.topics = list(topics)
-        self.handlers = dict(handlers)
+        self.batch_handler = subscriptions.batch_handler
+        self.topics = [topic_prefix + t for t in subscriptions.topics]
+        self.handlers = subscriptions.handlers
         self.bus = bus
         self.engine = engine
         self.processed = processed
@@ -79,44 +79,32 @@ class EventConsumer:
         self._stopping = True
 
     async def run(self) -> None:
-        backoff = 0.2
-        while not self._stopping:
-            consumer: Consumer | None = None
-            producer: Producer | None = None
-            try:
-                # Created up front: a broker without topic auto-creation still takes the dead letters.
-                await self.bus.ensure_topics([*self.topics, *(dead_letter_topic(t, self.group) for t in self.topics)])
-                consumer = self.bus.consumer(self.topics, group=self.group)
-                await consumer.start()
-                producer = self.bus.producer()
-                self.running = True
-                backoff = 0.2
-                while not self._stopping:
-                    messages = await consumer.poll(max_records=self.batch_size, timeout=self.poll_interval)
-                    if messages:
-                        await self.process(messages, producer)
-                        await consumer.commit(next_offsets(messages))
-                    await self._update_lag(consumer)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if (task := asyncio.current_task()) is not None and task.cancelling():
-                    # Shutdown: the cancel surfaced as a driver error; stop instead of restarting.
-                    raise asyncio.CancelledError from exc
-                log.warning("consumer %s restarting after: %r", self.group, exc)
-            finally:
-                self.running = False
-                for part in (consumer, producer):
-                    if part is not None:
-                        try:
-                            await asyncio.wait_for(part.stop(), timeout=5)
-                        except Exception:
-                            pass
-                self._forget_lag()
-            if self._stopping:
-                return
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+        await supervise(self._consume, name=f"consumer {self.group}", stopping=lambda: self._stopping)
+
+    async def _consume(self, backoff: Backoff) -> None:
+        consumer: Consumer | None = None
+        producer: Producer | None = None
+        try:
+            # Created up front: a broker without topic auto-creation still takes the dead letters.
+            await self.bus.ensure_topics([*self.topics, *(dead_letter_topic(t, self.group) for t in self.topics)])
+            consumer = self.bus.consumer(self.topics, group=self.group)
+            await consumer.start()
+            producer = self.bus.producer()
+            self.running = True
+            backoff.reset()
+            while not self._stopping:
+                messages = await consumer.poll(max_records=self.batch_size, timeout=self.poll_interval)
+                if messages:
+                    await self.process(messages, producer)
+                    await consumer.commit(next_offsets(messages))
+                await self._update_lag(consumer)
+        finally:
+            self.running = False
+            for part in (consumer, producer):
+                if part is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(part.stop(), timeout=5)
+            self._forget_lag()
 
     async def _update_lag(self, consumer: Consumer) -> None:
         """``consumer_lag_events`` per assigned partition, at most once a second."""

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.app import ServiceContext
-from shared.auth import current_roles
-from shared.outbox import UnitOfWork
+from shared.http.auth import current_roles
+from shared.http.context import ServiceContext
+from shared.messaging.outbox import UnitOfWork
 
 
 def get_context(request: Request) -> ServiceContext:

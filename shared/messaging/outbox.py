@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol, Self
 
 import asyncpg
 from pydantic import BaseModel
@@ -26,11 +26,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.bus import Bus, OutgoingMessage, Producer
-from shared.events import CATALOGUE, CloudEvent, new_event, topic_of
-from shared.logging import request_id_var
-from shared.metrics import PlatformMetrics
-from shared.tables import PlatformTables
+from shared.db.tables import PlatformTables
+from shared.events import CATALOGUE, CloudEvent, new_event
+from shared.messaging.bus import Bus, OutgoingMessage, Producer
+from shared.messaging.supervise import Backoff, supervise
+from shared.observability.logging import request_id_var
+from shared.observability.metrics import PlatformMetrics
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,25 @@ def notify_channel(service: str) -> str:
     return f"outbox_{service}"
 
 
+class UnitOfWorkPort(Protocol):
+    """What a use case needs of its transaction: a scope, events to emit, a commit. A service's own
+    unit of work adds its repositories; unit tests pass a fake with in-memory ones."""
+
+    events: list[CloudEvent]
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None: ...
+
+    def emit(self, payload: BaseModel, *, subject: str) -> CloudEvent: ...
+
+    async def commit(self) -> None: ...
+
+
 class UnitOfWork:
-    """One use case = one transaction; events emitted here are committed with the state."""
+    """One use case = one transaction; events emitted here are committed with the state (the SQL
+    implementation of :class:`UnitOfWorkPort`; a service subclasses it to add its repositories)."""
 
     def __init__(self, engine: AsyncEngine, outbox: Outbox) -> None:
         self._engine = engine
@@ -59,7 +77,7 @@ class UnitOfWork:
         assert self._conn is not None, "use the unit of work inside `async with`"
         return self._conn
 
-    async def __aenter__(self) -> UnitOfWork:
+    async def __aenter__(self) -> Self:
         self._conn = await self._engine.connect()
         await self._conn.begin()
         return self
@@ -146,27 +164,21 @@ class OutboxRelay:
             self._task.cancel()
 
     async def run(self) -> None:
-        self._backoff = 0.2
         self._task = asyncio.current_task()
-        while not self._stopping:
-            try:
-                async with self._leadership() as still_leader:
-                    self._set_leader(True)
-                    await self._drain_forever(still_leader)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if (task := asyncio.current_task()) is not None and task.cancelling():
-                    # Shutdown: the cancel surfaced as a driver error ("cannot rollback ..."); stop.
-                    raise asyncio.CancelledError from exc
-                self.metrics.relay_errors.inc()
-                log.warning("outbox relay of %s paused: %s", self.outbox.service, exc)
-            finally:
-                self._set_leader(False)
-            if self._stopping:
-                return
-            await asyncio.sleep(self._backoff)
-            self._backoff = min(self._backoff * 2, 5.0)
+        await supervise(self._lead, name=f"outbox relay of {self.outbox.service}",
+                        stopping=lambda: self._stopping, on_error=self._paused)
+
+    async def _lead(self, backoff: Backoff) -> None:
+        try:
+            async with self._leadership() as still_leader:
+                self._set_leader(True)
+                await self._drain_forever(still_leader, backoff)
+        finally:
+            self._set_leader(False)
+
+    def _paused(self, exc: Exception) -> None:
+        self.metrics.relay_errors.inc()
+        log.warning("outbox relay of %s paused: %s", self.outbox.service, exc)
 
     @contextlib.asynccontextmanager
     async def _leadership(self) -> AsyncIterator[Any]:
@@ -210,10 +222,10 @@ class OutboxRelay:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    async def _drain_forever(self, still_leader: Any) -> None:
+    async def _drain_forever(self, still_leader: Any, backoff: Backoff) -> None:
         producer = self.bus.producer()
         await producer.start()
-        self._backoff = 0.2  # the bus answers again: the next outage starts from a short pause
+        backoff.reset()  # the bus answers again: the next outage starts from a short pause
         try:
             while still_leader():
                 self.outbox._wake.clear()
@@ -287,4 +299,4 @@ class OutboxRelay:
             await asyncio.sleep(interval)
 
 
-__all__ = ["Outbox", "OutboxRelay", "UnitOfWork", "new_event", "topic_of"]
+__all__ = ["Outbox", "OutboxRelay", "UnitOfWork", "UnitOfWorkPort", "new_event"]

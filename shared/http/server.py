@@ -7,7 +7,7 @@ The order, for each service of the process:
 2. uvicorn closes the listening socket and lets in-flight requests finish (at most
    ``CONFERENCE_SHUTDOWN_TIMEOUT_SECONDS``);
 3. the lifespan ends: the outbox relay publishes what is committed, consumers finish the batch in
-   hand and commit its offsets, then the database pools close (see ``shared.app``).
+   hand and commit its offsets, then the database pools close (see ``shared.http.app``).
 
 A second signal forces the exit. The process exits 0 after a graceful shutdown.
 """

@@ -20,7 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.db import insert_ignoring_duplicates
+from shared.db.statements import insert_ignoring_duplicates
+from shared.http.headers import header_value
 
 HEADER = b"idempotency-key"
 MAX_KEY_LENGTH = 200
@@ -44,7 +45,7 @@ class IdempotencyMiddleware:
             return
         body = await _read_body(receive)
         # Scoped by caller and path: one client's key never replays another's response.
-        caller = hashlib.sha256(_header(scope, b"authorization").encode()).hexdigest()[:16]
+        caller = hashlib.sha256((header_value(scope, b"authorization") or "").strip().encode()).hexdigest()[:16]
         scoped_key = f"{caller}|{scope['path']}|{key}"
         request_hash = hashlib.sha256(scope["path"].encode() + b"\0" + body).hexdigest()
         try:
@@ -122,18 +123,10 @@ class IdempotencyMiddleware:
                 await conn.execute(delete(t).where(t.c.key == key))
 
 
-def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            decoded: str = value.decode("latin-1").strip()
-            return decoded
-    return ""
-
-
 def _idempotency_key(scope: Scope) -> str | None:
     if not any(name == HEADER for name, _ in scope.get("headers", ())):
         return None
-    return _header(scope, HEADER)
+    return (header_value(scope, HEADER) or "").strip()
 
 
 async def _read_body(receive: Receive) -> bytes:

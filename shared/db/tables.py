@@ -15,7 +15,7 @@ from sqlalchemy import (
     Text,
 )
 
-from shared.db import UtcDateTime
+from shared.db.columns import UtcDateTime
 
 AUTO_ID = BigInteger().with_variant(Integer(), "sqlite")
 

@@ -21,7 +21,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.idempotency import MAX_KEY_LENGTH
+from shared.http.idempotency import MAX_KEY_LENGTH
 
 PROBLEM = "application/problem+json"
 # Operational endpoints answer for themselves (/readyz's 503 is a readiness document, not a problem).

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from shared.bus.port import OutgoingMessage, ReceivedMessage, partition_for
+from shared.messaging.bus.port import OutgoingMessage, ReceivedMessage, partition_for
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics (name TEXT PRIMARY KEY, partitions INTEGER NOT NULL);

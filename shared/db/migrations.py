@@ -1,8 +1,11 @@
-"""Helpers for the services' Alembic environments and their first migrations."""
+"""Alembic for every service: running a service's migrations, and the helpers its env.py and first
+migrations share."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import context, op
@@ -10,13 +13,14 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared.tables import AUTO_ID
+from shared.db.engine import ensure_sqlite_dir
+from shared.db.tables import AUTO_ID
 
 
 def run_env(target_metadata: MetaData) -> None:
     """The body of every service's ``migrations/env.py`` (online, async engine)."""
     url = context.config.get_main_option("sqlalchemy.url")
-    assert url, "sqlalchemy.url is set by shared.db.run_migrations"
+    assert url, "sqlalchemy.url is set by shared.db.migrations.run_migrations"
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
         with context.begin_transaction():
@@ -100,3 +104,34 @@ def drop_outbox_notify_trigger() -> None:
         return
     op.execute("DROP TRIGGER IF EXISTS outbox_notify ON outbox")
     op.execute("DROP FUNCTION IF EXISTS outbox_notify()")
+
+
+def run_migrations(service_dir: Path, database_url: str) -> None:
+    """``alembic upgrade head`` for one service (blocking; the env.py runs its own event loop)."""
+    from alembic import command
+
+    command.upgrade(_alembic_config(service_dir, database_url), "head")
+
+
+def recreate_schema(service_dir: Path, database_url: str) -> None:
+    """Drop every table of a service (``alembic downgrade base``) and create them again, empty."""
+    from alembic import command
+
+    config = _alembic_config(service_dir, database_url)
+    command.downgrade(config, "base")
+    command.upgrade(config, "head")
+
+
+def _alembic_config(service_dir: Path, database_url: str) -> Any:
+    from alembic.config import Config
+
+    ensure_sqlite_dir(database_url)
+    config = Config(str(service_dir / "alembic.ini"))
+    config.set_main_option("script_location", str(service_dir / "migrations"))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    config.attributes["configure_logger"] = False
+    return config
+
+
+async def migrate(service_dir: Path, database_url: str) -> None:
+    await asyncio.to_thread(run_migrations, service_dir, database_url)
