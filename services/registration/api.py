@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from services.registration import service
-from services.registration.domain import SessionKind, rfc3339
+from services.registration import domain, service
+from services.registration.domain import SessionKind, SessionWithCounts, rfc3339
+from services.registration.repository import SqlRegistrationUnitOfWork
 from services.registration.schemas import (
     CheckIn,
     CheckInRequest,
@@ -30,7 +31,7 @@ from services.registration.schemas import (
 from shared.db.pagination import CursorQuery, LimitQuery, Page
 from shared.events.types import CountryCode, DelegateCategory, DelegateStatus
 from shared.http.auth import require_role
-from shared.http.deps import ReadConnDep, RolesDep, UowDep
+from shared.http.deps import ContextDep, ReadConnDep, RolesDep
 from shared.stats import DelegateStats
 
 router = APIRouter()
@@ -47,16 +48,30 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FREE_TEXT = frozenset({"full_name", "name_zh", "city", "organization", "email"})
 
 
-def _edition(row: Any) -> Edition:
-    return Edition.model_validate(row._mapping)
+def registration_uow(context: ContextDep) -> SqlRegistrationUnitOfWork:
+    return SqlRegistrationUnitOfWork(context.engine, context.outbox)
 
 
-def _delegate(row: Any, roles: frozenset[str]) -> Delegate:
-    data = dict(row._mapping)
-    if not roles & PRIVILEGED:
-        for personal in ("email", "phone", "badge_code"):
-            data[personal] = None
-    return Delegate.model_validate(data)
+RegistrationUowDep = Annotated[SqlRegistrationUnitOfWork, Depends(registration_uow)]
+
+
+def _edition(edition: domain.Edition) -> Edition:
+    return Edition.model_validate(edition, from_attributes=True)
+
+
+def _delegate(delegate: domain.Delegate, roles: frozenset[str] = PRIVILEGED) -> Delegate:
+    """The delegate as ``roles`` may see them: personal data for registrar and admin only."""
+    shown = Delegate.model_validate(delegate, from_attributes=True)
+    if roles & PRIVILEGED:
+        return shown
+    return shown.model_copy(update={"email": None, "phone": None, "badge_code": None})
+
+
+def _session(counted: SessionWithCounts) -> Session:
+    session = counted.session
+    return Session(id=session.id, edition_id=session.edition_id, kind=session.kind, title=session.title,
+                   capacity=session.capacity, starts_at=session.starts_at, enrolled=counted.counts.enrolled,
+                   waitlisted=counted.counts.waitlisted, available=counted.available)
 
 
 # -- editions -----------------------------------------------------------------------------------------------
@@ -64,8 +79,8 @@ def _delegate(row: Any, roles: frozenset[str]) -> Delegate:
 
 @router.post("/editions", status_code=201, response_model=Edition, tags=["editions"], dependencies=[Registrar],
              summary="Open an edition (the rotation picks the host when omitted)")
-async def open_edition(body: EditionCreate, uow: UowDep) -> Edition:
-    return Edition.model_validate(await service.open_edition(uow=uow, request=body))
+async def open_edition(body: EditionCreate, uow: RegistrationUowDep) -> Edition:
+    return _edition(await service.open_edition(uow=uow, request=body))
 
 
 @router.get("/editions", response_model=Page[Edition], tags=["editions"], summary="All editions in order")
@@ -76,8 +91,7 @@ async def list_editions(conn: ReadConnDep) -> Page[Edition]:
 @router.get("/editions/next", response_model=NextEdition, tags=["editions"],
             summary="Number, host and co-hosts of the next edition")
 async def next_edition(conn: ReadConnDep) -> NextEdition:
-    number, host, co_hosts = await service.next_edition(conn)
-    return NextEdition(number=number, host=host, co_hosts=co_hosts)
+    return NextEdition.model_validate(await service.next_edition(conn), from_attributes=True)
 
 
 @router.get("/editions/{edition_id}", response_model=Edition, tags=["editions"])
@@ -90,9 +104,8 @@ async def get_edition(edition_id: str, conn: ReadConnDep) -> Edition:
 
 @router.post("/delegates", status_code=201, response_model=Delegate, tags=["delegates"],
              summary="Register a delegate", dependencies=[Registrar])
-async def register_delegate(body: DelegateCreate, uow: UowDep) -> Delegate:
-    row = await service.register_delegate(uow=uow, request=body)
-    return Delegate.model_validate(row)
+async def register_delegate(body: DelegateCreate, uow: RegistrationUowDep) -> Delegate:
+    return _delegate(await service.register_delegate(uow=uow, request=body))
 
 
 @router.get("/delegates", response_model=Page[Delegate], tags=["delegates"],
@@ -106,9 +119,9 @@ async def list_delegates(
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[Delegate]:
-    rows, next_cursor = await service.list_delegates(conn, edition_id=edition_id, country=country,
-                                                     status=status, category=category, limit=limit, cursor=cursor)
-    return Page[Delegate](items=[_delegate(r, roles) for r in rows], next_cursor=next_cursor)
+    found, next_cursor = await service.list_delegates(conn, edition_id=edition_id, country=country,
+                                                      status=status, category=category, limit=limit, cursor=cursor)
+    return Page[Delegate](items=[_delegate(d, roles) for d in found], next_cursor=next_cursor)
 
 
 @router.get("/delegates/export.csv", tags=["delegates"], dependencies=[Registrar],
@@ -117,19 +130,19 @@ async def list_delegates(
                                                  404: {"description": "no edition with that id"}})
 async def export_delegates(conn: ReadConnDep, edition_id: Annotated[str, Query(min_length=1, max_length=36)]
                            ) -> Response:
-    edition, rows = await service.export_delegates(conn, edition_id=edition_id)
+    export = await service.export_delegates(conn, edition_id=edition_id)
     buffer = io.StringIO()
     # The BOM makes Excel read UTF-8 (Chinese names) instead of the local code page.
     buffer.write("\ufeff")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
-    for row in rows:
-        writer.writerow([_csv_cell(column, getattr(row, column)) for column in EXPORT_COLUMNS])
+    for delegate in export.delegates:
+        writer.writerow([_csv_cell(column, getattr(delegate, column)) for column in EXPORT_COLUMNS])
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="delegates-edition-{edition.number}.csv"'})
+        "Content-Disposition": f'attachment; filename="delegates-edition-{export.edition.number}.csv"'})
 
 
-def _csv_cell(column: str, value: Any) -> str:
+def _csv_cell(column: str, value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -147,16 +160,15 @@ async def get_delegate(delegate_id: str, conn: ReadConnDep, roles: RolesDep) -> 
 
 @router.patch("/delegates/{delegate_id}", response_model=Delegate, tags=["delegates"], dependencies=[Registrar],
               summary="Correct a delegate; a country or category change emits `delegate_updated`")
-async def update_delegate(delegate_id: str, body: DelegateUpdate, uow: UowDep) -> Delegate:
-    row = await service.update_delegate(uow=uow, delegate_id=delegate_id, request=body)
-    return Delegate.model_validate(row._mapping)
+async def update_delegate(delegate_id: str, body: DelegateUpdate, uow: RegistrationUowDep) -> Delegate:
+    return _delegate(await service.update_delegate(uow=uow, delegate_id=delegate_id, request=body))
 
 
 @router.post("/delegates/{delegate_id}/cancel", response_model=DelegateCancelledOut, tags=["delegates"],
              dependencies=[Registrar], summary="Cancel a registration; frees the delegate's session places")
-async def cancel_delegate(delegate_id: str, uow: UowDep) -> DelegateCancelledOut:
-    status = await service.cancel_delegate(uow=uow, delegate_id=delegate_id)
-    return DelegateCancelledOut(id=delegate_id, status=status)
+async def cancel_delegate(delegate_id: str, uow: RegistrationUowDep) -> DelegateCancelledOut:
+    cancelled = await service.cancel_delegate(uow=uow, delegate_id=delegate_id)
+    return DelegateCancelledOut(id=cancelled.id, status=cancelled.status)
 
 
 # -- check-in -----------------------------------------------------------------------------------------------
@@ -166,8 +178,12 @@ async def cancel_delegate(delegate_id: str, uow: UowDep) -> DelegateCancelledOut
              summary="Scan a badge: checks the delegate in once",
              responses={404: {"description": "unknown badge"},
                         409: {"description": "already checked in (names when), cancelled, or another edition"}})
-async def check_in(body: CheckInRequest, uow: UowDep) -> CheckIn:
-    return CheckIn.model_validate(await service.check_in(uow=uow, request=body))
+async def check_in(body: CheckInRequest, uow: RegistrationUowDep) -> CheckIn:
+    delegate = await service.check_in(uow=uow, request=body)
+    assert delegate.checked_in_at is not None  # just checked in
+    return CheckIn(delegate_id=delegate.id, status=delegate.status, checked_in_at=delegate.checked_in_at,
+                   edition_id=delegate.edition_id, full_name=delegate.full_name, name_zh=delegate.name_zh,
+                   country=delegate.country, organization=delegate.organization, category=delegate.category)
 
 
 # -- sessions -----------------------------------------------------------------------------------------------
@@ -175,45 +191,48 @@ async def check_in(body: CheckInRequest, uow: UowDep) -> CheckIn:
 
 @router.post("/sessions", status_code=201, response_model=Session, tags=["sessions"], dependencies=[Registrar],
              summary="Create a forum or field visit with a capacity")
-async def create_session(body: SessionCreate, uow: UowDep) -> Session:
-    return Session.model_validate(await service.create_session(uow=uow, request=body))
+async def create_session(body: SessionCreate, uow: RegistrationUowDep) -> Session:
+    return _session(await service.create_session(uow=uow, request=body))
 
 
 @router.get("/sessions", response_model=Page[Session], tags=["sessions"],
             summary="Forums and field visits with their enrolled and wait-listed counts")
 async def list_sessions(conn: ReadConnDep, edition_id: EditionIdQuery = None, kind: SessionKind | None = None,
                         limit: LimitQuery = 50, cursor: CursorQuery = None) -> Page[Session]:
-    rows, next_cursor = await service.list_sessions(conn, edition_id=edition_id, kind=kind, limit=limit,
-                                                    cursor=cursor)
-    return Page[Session](items=[Session.model_validate(r) for r in rows], next_cursor=next_cursor)
+    found, next_cursor = await service.list_sessions(conn, edition_id=edition_id, kind=kind, limit=limit,
+                                                     cursor=cursor)
+    return Page[Session](items=[_session(s) for s in found], next_cursor=next_cursor)
 
 
 @router.get("/sessions/{session_id}", response_model=Session, tags=["sessions"])
 async def get_session(session_id: str, conn: ReadConnDep) -> Session:
-    return Session.model_validate(await service.get_session(conn, session_id))
+    return _session(await service.get_session(conn, session_id))
 
 
 @router.post("/sessions/{session_id}/enrollments", status_code=201, response_model=Enrollment, tags=["sessions"],
              dependencies=[Registrar], summary="Enrol a delegate, or wait-list them when the session is full",
              responses={200: {"description": "already enrolled or wait-listed: the enrolment as it stands",
                               "model": Enrollment}})
-async def enroll(session_id: str, body: EnrollmentCreate, uow: UowDep, response: Response) -> Enrollment:
-    enrollment, created = await service.enroll(uow=uow, session_id=session_id, delegate_id=body.delegate_id)
+async def enroll(session_id: str, body: EnrollmentCreate, uow: RegistrationUowDep, response: Response
+                 ) -> Enrollment:
+    standing, created = await service.enroll(uow=uow, session_id=session_id, delegate_id=body.delegate_id)
     if not created:
         response.status_code = 200
-    return Enrollment.model_validate(enrollment)
+    return Enrollment.model_validate(standing, from_attributes=True)
 
 
 @router.get("/sessions/{session_id}/enrollments", response_model=list[Enrollment], tags=["sessions"],
             dependencies=[Registrar], summary="Who holds a place (by seat), then the wait-list in order")
 async def list_enrollments(session_id: str, conn: ReadConnDep) -> list[Enrollment]:
-    return [Enrollment.model_validate(e) for e in await service.list_enrollments(conn, session_id=session_id)]
+    return [Enrollment.model_validate(standing, from_attributes=True)
+            for standing in await service.list_enrollments(conn, session_id=session_id)]
 
 
 @router.delete("/sessions/{session_id}/enrollments/{delegate_id}", response_model=Withdrawal, tags=["sessions"],
                dependencies=[Registrar], summary="Withdraw; the first wait-listed delegate takes the place")
-async def withdraw(session_id: str, delegate_id: str, uow: UowDep) -> Withdrawal:
-    return Withdrawal.model_validate(await service.withdraw(uow=uow, session_id=session_id, delegate_id=delegate_id))
+async def withdraw(session_id: str, delegate_id: str, uow: RegistrationUowDep) -> Withdrawal:
+    withdrawal = await service.withdraw(uow=uow, session_id=session_id, delegate_id=delegate_id)
+    return Withdrawal.model_validate(withdrawal, from_attributes=True)
 
 
 # -- figures ------------------------------------------------------------------------------------------------

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from typing import TypedDict
 
 from shared.errors import Conflict, DomainError, InvalidTransition, NotFound, UnknownReference
+from shared.events import registration as events
 from shared.events.types import CountryCode, DelegateCategory, DelegateStatus, Host
 
 ROTATION = (Host.chongqing, Host.sichuan)
@@ -117,6 +120,147 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+# -- records: one frozen dataclass per aggregate, built from rows by repository.py ----------------------------
+
+
+@dataclass(frozen=True)
+class Edition:
+    id: str
+    number: int
+    year: int
+    host: Host
+    city: str | None
+    theme: str | None
+    starts_on: date
+    ends_on: date
+    created_at: datetime
+    co_hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NextEdition:
+    """Number, host and co-hosts an edition opened now gets when the request leaves them out."""
+
+    number: int
+    host: Host
+    co_hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CountableState:
+    """What the dashboard counts by: a change of any of these is announced by an event."""
+
+    country: CountryCode
+    category: DelegateCategory
+    status: DelegateStatus
+
+
+@dataclass(frozen=True)
+class Delegate:
+    id: str
+    edition_id: str
+    full_name: str
+    name_zh: str | None
+    country: str
+    city: str | None
+    organization: str | None
+    email: str
+    phone: str | None
+    category: DelegateCategory
+    status: DelegateStatus
+    badge_code: str
+    registered_at: datetime
+    checked_in_at: datetime | None
+    cancelled_at: datetime | None
+
+    @property
+    def countable(self) -> CountableState:
+        return CountableState(self.country, self.category, self.status)
+
+
+class Correction(TypedDict, total=False):
+    """The fields of a delegate a registrar may correct; those left out stay as they are."""
+
+    full_name: str
+    name_zh: str | None
+    country: str
+    city: str | None
+    organization: str | None
+    email: str
+    phone: str | None
+    category: DelegateCategory
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    edition_id: str
+    kind: SessionKind
+    title: str
+    capacity: int
+    starts_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Counts:
+    """A session's enrolled and wait-listed delegates."""
+
+    enrolled: int
+    waitlisted: int
+
+
+@dataclass(frozen=True)
+class SessionWithCounts:
+    session: Session
+    counts: Counts
+
+    @property
+    def available(self) -> int:
+        return self.session.capacity - self.counts.enrolled
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """A delegate's place in a session (``seat``), or their wait for one (no seat)."""
+
+    session_id: str
+    delegate_id: str
+    state: EnrollmentState
+    seat: int | None
+    requested_at: datetime
+    enrolled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EnrollmentStanding:
+    """An enrolment as the delegate sees it: their state and place in the queue, and the session's figures."""
+
+    session_id: str
+    delegate_id: str
+    state: EnrollmentState
+    position: int | None
+    requested_at: datetime
+    enrolled_at: datetime | None
+    enrolled: int
+    waitlisted: int
+    capacity: int
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A delegate gone from a session, and who took the freed seat."""
+
+    session_id: str
+    delegate_id: str
+    previous_state: EnrollmentState
+    promoted_delegate_id: str | None
+    enrolled: int
+    waitlisted: int
+    capacity: int
+    state: EnrollmentState = EnrollmentState.withdrawn
+
+
 # -- editions -----------------------------------------------------------------------------------------------
 
 
@@ -152,6 +296,27 @@ def next_co_hosts(previous: list[str] | None) -> list[str]:
     return list(previous or [])
 
 
+def next_edition(last: Edition | None) -> NextEdition:
+    if last is None:
+        return NextEdition(1, host_after(None), tuple(next_co_hosts(None)))
+    return NextEdition(last.number + 1, host_after(last.host), tuple(next_co_hosts(list(last.co_hosts))))
+
+
+def open_edition(*, last: Edition | None, year: int, host: Host | None, city: str | None, theme: str | None,
+                 starts_on: date, ends_on: date, co_hosts: list[str] | None, now: datetime
+                 ) -> tuple[Edition, events.EditionOpened]:
+    """The next edition after ``last``: the rotation's host and the previous co-hosts unless given."""
+    check_edition_dates(year, starts_on, ends_on)
+    defaults = next_edition(last)
+    edition = Edition(
+        id=str(uuid.uuid4()), number=defaults.number, year=year, host=host or defaults.host, city=city,
+        theme=theme, starts_on=starts_on, ends_on=ends_on, created_at=now,
+        co_hosts=defaults.co_hosts if co_hosts is None else tuple(normalize_co_hosts(co_hosts)))
+    return edition, events.EditionOpened(
+        edition_id=edition.id, number=edition.number, year=year, host=edition.host, city=city, theme=theme,
+        starts_on=starts_on, ends_on=ends_on, co_hosts=list(edition.co_hosts))
+
+
 # -- delegates ----------------------------------------------------------------------------------------------
 
 
@@ -164,10 +329,30 @@ def new_badge_code() -> str:
     return secrets.token_urlsafe(16)
 
 
-def cancel(status: DelegateStatus) -> DelegateStatus:
-    if status == DelegateStatus.cancelled:
+def _previous(delegate: Delegate) -> events.DelegatePrevious:
+    return events.DelegatePrevious(country=delegate.country, category=delegate.category, status=delegate.status)
+
+
+def register(*, edition_id: str, full_name: str, name_zh: str | None, country: str, city: str | None,
+             organization: str | None, email: str, phone: str | None, category: DelegateCategory, now: datetime
+             ) -> tuple[Delegate, events.DelegateRegistered]:
+    """A new registration; whether the edition exists and the e-mail is free is the database's to say."""
+    delegate = Delegate(
+        id=str(uuid.uuid4()), edition_id=edition_id, full_name=full_name, name_zh=name_zh, country=country,
+        city=city, organization=organization, email=email, phone=phone, category=category,
+        status=DelegateStatus.registered, badge_code=new_badge_code(), registered_at=now, checked_in_at=None,
+        cancelled_at=None)
+    return delegate, events.DelegateRegistered(delegate_id=delegate.id, edition_id=edition_id, country=country,
+                                               category=category, status=delegate.status)
+
+
+def cancel(delegate: Delegate, *, now: datetime) -> tuple[Delegate, events.DelegateCancelled]:
+    if delegate.status == DelegateStatus.cancelled:
         raise DelegateAlreadyCancelled("the delegate is already cancelled")
-    return DelegateStatus.cancelled
+    cancelled = replace(delegate, status=DelegateStatus.cancelled, cancelled_at=now)
+    return cancelled, events.DelegateCancelled(
+        delegate_id=delegate.id, edition_id=delegate.edition_id, country=delegate.country,
+        category=delegate.category, status=cancelled.status, previous=_previous(delegate))
 
 
 def counts_as_registered(status: DelegateStatus) -> bool:
@@ -175,40 +360,50 @@ def counts_as_registered(status: DelegateStatus) -> bool:
     return status != DelegateStatus.cancelled
 
 
-def check_changeable(status: DelegateStatus, cancelled_at: datetime | None) -> None:
+def check_changeable(delegate: Delegate) -> None:
     """A cancelled registration is closed: register again rather than edit it."""
-    if status == DelegateStatus.cancelled:
+    if delegate.status == DelegateStatus.cancelled:
+        cancelled_at = delegate.cancelled_at
         when = f" at {rfc3339(cancelled_at)}" if cancelled_at else ""
         raise DelegateCancelled(f"the registration was cancelled{when} and can no longer be changed",
                                 cancelled_at=rfc3339(cancelled_at) if cancelled_at else None)
-
-
-@dataclass(frozen=True)
-class CountableState:
-    """What the dashboard counts by: a change of any of these is announced by an event."""
-
-    country: CountryCode
-    category: DelegateCategory
-    status: DelegateStatus
 
 
 def countable_change(before: CountableState, after: CountableState) -> bool:
     return before != after
 
 
-def check_in(status: DelegateStatus, *, checked_in_at: datetime | None, cancelled_at: datetime | None
-             ) -> DelegateStatus:
+def update(delegate: Delegate, changes: Correction) -> tuple[Delegate, events.DelegateUpdated | None]:
+    """The corrected delegate, and the event announcing it, or None: only what consumers count travels in
+    events, so a corrected city or phone stays here."""
+    check_changeable(delegate)
+    after = replace(delegate, **changes)
+    if not countable_change(delegate.countable, after.countable):
+        return after, None
+    return after, events.DelegateUpdated(
+        delegate_id=delegate.id, edition_id=delegate.edition_id, country=after.country, category=after.category,
+        status=after.status, previous=_previous(delegate))
+
+
+def check_in(delegate: Delegate, *, scanned_for: str | None, now: datetime
+             ) -> tuple[Delegate, events.DelegateCheckedIn]:
     """A badge checks in once; a repeat scan names when the first one happened."""
-    if status == DelegateStatus.checked_in:
+    check_badge_edition(delegate.edition_id, scanned_for)
+    if delegate.status == DelegateStatus.checked_in:
+        checked_in_at = delegate.checked_in_at
         when = rfc3339(checked_in_at) if checked_in_at else "earlier"
         raise AlreadyCheckedIn(f"this badge was already checked in at {when}",
                                checked_in_at=rfc3339(checked_in_at) if checked_in_at else None)
-    if status == DelegateStatus.cancelled:
+    if delegate.status == DelegateStatus.cancelled:
+        cancelled_at = delegate.cancelled_at
         when = f" at {rfc3339(cancelled_at)}" if cancelled_at else ""
         raise DelegateCancelled(f"this badge belongs to a registration cancelled{when}; send the delegate "
                                 "to the registration desk",
                                 cancelled_at=rfc3339(cancelled_at) if cancelled_at else None)
-    return DelegateStatus.checked_in
+    checked_in = replace(delegate, status=DelegateStatus.checked_in, checked_in_at=now)
+    return checked_in, events.DelegateCheckedIn(
+        delegate_id=delegate.id, edition_id=delegate.edition_id, country=delegate.country,
+        category=delegate.category, status=checked_in.status, previous=_previous(delegate), checked_in_at=now)
 
 
 def check_badge_edition(badge_edition: str, scanned_for: str | None) -> None:
@@ -228,10 +423,17 @@ def check_session_start(starts_at: datetime, edition_starts_on: date, edition_en
             " a day's grace either side)", field="starts_at")
 
 
-def check_enrollable(*, delegate_status: DelegateStatus, delegate_edition: str, session_edition: str) -> None:
-    if delegate_status == DelegateStatus.cancelled:
+def create_session(edition: Edition, *, kind: SessionKind, title: str, capacity: int, starts_at: datetime,
+                   now: datetime) -> Session:
+    check_session_start(starts_at, edition.starts_on, edition.ends_on)
+    return Session(id=str(uuid.uuid4()), edition_id=edition.id, kind=kind, title=title, capacity=capacity,
+                   starts_at=starts_at.astimezone(UTC), created_at=now)
+
+
+def check_enrollable(delegate: Delegate, session: Session) -> None:
+    if delegate.status == DelegateStatus.cancelled:
         raise DelegateCancelled("a cancelled delegate cannot enrol", field="delegate_id")
-    if delegate_edition != session_edition:
+    if delegate.edition_id != session.edition_id:
         raise WrongEdition("the delegate is registered for another edition than this session's", field="delegate_id")
 
 
@@ -246,3 +448,48 @@ def place_for_newcomer(*, capacity: int, taken_seats: set[int], waiting: int) ->
         if seat not in taken_seats:
             return seat
     return None
+
+
+def enrollment_changed(session: Session, delegate_id: str, state: EnrollmentState, counts: Counts, *,
+                       previous: EnrollmentState | None, reason: EnrollmentReason) -> events.SessionEnrollmentChanged:
+    return events.SessionEnrollmentChanged(
+        session_id=session.id, edition_id=session.edition_id, delegate_id=delegate_id, state=state.value,
+        enrolled=counts.enrolled, waitlisted=counts.waitlisted, capacity=session.capacity,
+        previous_state=None if previous is None else previous.value, reason=reason.value, kind=session.kind.value)
+
+
+def enroll(delegate: Delegate, session: Session, *, taken_seats: set[int], waiting: int, now: datetime
+           ) -> tuple[EnrollmentStanding, Enrollment, events.SessionEnrollmentChanged]:
+    """A newcomer's enrolment (the lowest free seat) or place at the end of the wait-list."""
+    seat = place_for_newcomer(capacity=session.capacity, taken_seats=taken_seats, waiting=waiting)
+    state = EnrollmentState.waitlisted if seat is None else EnrollmentState.enrolled
+    enrollment = Enrollment(session_id=session.id, delegate_id=delegate.id, state=state, seat=seat,
+                            requested_at=now, enrolled_at=None if seat is None else now)
+    counts = Counts(len(taken_seats) + (seat is not None), waiting + (seat is None))
+    standing = standing_of(enrollment, session, counts, position=waiting + 1 if seat is None else None)
+    return standing, enrollment, enrollment_changed(session, delegate.id, state, counts, previous=None,
+                                                    reason=EnrollmentReason.requested)
+
+
+def standing_of(enrollment: Enrollment, session: Session, counts: Counts, *, position: int | None
+                ) -> EnrollmentStanding:
+    return EnrollmentStanding(
+        session_id=session.id, delegate_id=enrollment.delegate_id, state=enrollment.state, position=position,
+        requested_at=enrollment.requested_at, enrolled_at=enrollment.enrolled_at, enrolled=counts.enrolled,
+        waitlisted=counts.waitlisted, capacity=session.capacity)
+
+
+def leave(enrollment: Enrollment, session: Session, *, counts: Counts, reason: EnrollmentReason
+          ) -> events.SessionEnrollmentChanged:
+    """The event of a delegate gone from a session; ``counts`` are the session's once they are gone."""
+    return enrollment_changed(session, enrollment.delegate_id, EnrollmentState.withdrawn, counts,
+                              previous=enrollment.state, reason=reason)
+
+
+def promote(first_waiting: Enrollment, session: Session, *, seat: int, counts: Counts, now: datetime
+            ) -> tuple[Enrollment, Counts, events.SessionEnrollmentChanged]:
+    """The first wait-listed delegate takes a freed seat; ``counts`` are the session's before that."""
+    promoted = replace(first_waiting, state=EnrollmentState.enrolled, seat=seat, enrolled_at=now)
+    after = Counts(counts.enrolled + 1, counts.waitlisted - 1)
+    return promoted, after, enrollment_changed(session, promoted.delegate_id, EnrollmentState.enrolled, after,
+                                               previous=EnrollmentState.waitlisted, reason=EnrollmentReason.promoted)

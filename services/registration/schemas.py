@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, cast
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
-from services.registration.domain import EnrollmentState, SessionKind
+from services.registration.domain import Correction, EnrollmentState, SessionKind
 from shared.events.types import CountryCode, DelegateCategory, DelegateStatus, Host
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -94,8 +94,9 @@ class DelegateUpdate(_Request):
                 raise ValueError(f"{name} cannot be null (it is required)")
         return self
 
-    def changes(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.model_fields_set}
+    def changes(self) -> Correction:
+        # The validator above keeps the required fields from being null, as Correction types them.
+        return cast(Correction, {name: getattr(self, name) for name in self.model_fields_set})
 
 
 class Delegate(BaseModel):

@@ -23,10 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.registration import service
 from services.registration.models import platform
+from services.registration.repository import SqlRegistrationUnitOfWork
 from services.registration.schemas import CheckInRequest
 from shared.db.engine import make_engine
 from shared.errors import DomainError
-from shared.messaging.outbox import Outbox, UnitOfWork
+from shared.messaging.outbox import Outbox
 from tests.integration.conftest import Deployment, assert_problem, delegate_body, deploy, edition_body
 
 pytestmark = pytest.mark.postgres
@@ -59,8 +60,8 @@ async def engine(reg: Deployment) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-def new_uow(reg: Deployment, engine: AsyncEngine) -> UnitOfWork:
-    return UnitOfWork(engine, Outbox("registration", platform, reg.topic_prefix))
+def new_uow(reg: Deployment, engine: AsyncEngine) -> SqlRegistrationUnitOfWork:
+    return SqlRegistrationUnitOfWork(engine, Outbox("registration", platform, reg.topic_prefix))
 
 
 async def crowd(reg: Deployment, edition: dict[str, Any], n: int) -> list[dict[str, Any]]:
@@ -190,16 +191,16 @@ async def test_the_use_case_itself_never_overbooks_on_40_connections(
         results = await asyncio.gather(*(service.enroll(uow=new_uow(reg, engine), session_id=forum["id"],
                                                         delegate_id=p["id"]) for p in people))
     assert all(created for _, created in results)
-    states = Counter(answer["state"].value for answer, _ in results)
+    states = Counter(answer.state.value for answer, _ in results)
     assert states == {"enrolled": CAPACITY, "waitlisted": CROWD - CAPACITY}
     assert await assert_capacity_holds(reg, forum["id"], CAPACITY) == (CAPACITY, CROWD - CAPACITY)
     assert probe["max_lock_waiters"] >= 5, probe
 
-    enrolled = [answer["delegate_id"] for answer, _ in results if answer["state"].value == "enrolled"]
+    enrolled = [answer.delegate_id for answer, _ in results if answer.state.value == "enrolled"]
     queue = [d for d, state, _, _ in await session_rows(reg, forum["id"]) if state == "waitlisted"]
     outcomes = await asyncio.gather(*(service.withdraw(uow=new_uow(reg, engine), session_id=forum["id"],
                                                        delegate_id=d) for d in enrolled[:WITHDRAWALS]))
-    assert sorted(o["promoted_delegate_id"] for o in outcomes) == sorted(queue[:WITHDRAWALS])
+    assert sorted(o.promoted_delegate_id for o in outcomes) == sorted(queue[:WITHDRAWALS])
     assert await assert_capacity_holds(reg, forum["id"], CAPACITY) == (CAPACITY, CROWD - CAPACITY - WITHDRAWALS)
     report("direct units of work", enrolments=CROWD, enrolled=states["enrolled"], waitlisted=states["waitlisted"],
            max_lock_waiters=probe["max_lock_waiters"], promoted=len(outcomes))

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
 
 from services.registration import domain
-from services.registration.domain import CountableState
+from services.registration.domain import CountableState, SessionKind
 from shared.events.types import DelegateCategory, DelegateStatus, Host
 
 WHEN = datetime(2026, 10, 20, 1, 30, tzinfo=UTC)
+DELEGATE = domain.Delegate(
+    id="d1", edition_id="e", full_name="Li Wei", name_zh=None, country="MY", city=None, organization=None,
+    email="li.wei@example.org", phone=None, category=DelegateCategory.guest, status=DelegateStatus.registered,
+    badge_code="badge", registered_at=WHEN, checked_in_at=None, cancelled_at=None)
+SESSION = domain.Session(id="s1", edition_id="e", kind=SessionKind.forum, title="Forum", capacity=3,
+                         starts_at=WHEN, created_at=WHEN)
+
+
+def delegate(status: DelegateStatus, *, checked_in_at: datetime | None = None, cancelled_at: datetime | None = None,
+             edition_id: str = "e") -> domain.Delegate:
+    return replace(DELEGATE, status=status, checked_in_at=checked_in_at, cancelled_at=cancelled_at,
+                   edition_id=edition_id)
 
 
 def test_rotation_over_five_editions_starts_in_chongqing_and_alternates() -> None:
@@ -34,13 +47,13 @@ def test_co_hosts_keep_their_order_and_appear_once() -> None:
 
 
 def test_first_scan_checks_in() -> None:
-    assert domain.check_in(DelegateStatus.registered, checked_in_at=None, cancelled_at=None) == \
+    assert domain.check_in(delegate(DelegateStatus.registered), scanned_for=None, now=WHEN)[0].status == \
         DelegateStatus.checked_in
 
 
 def test_second_scan_names_when_the_first_happened() -> None:
     with pytest.raises(domain.AlreadyCheckedIn) as caught:
-        domain.check_in(DelegateStatus.checked_in, checked_in_at=WHEN, cancelled_at=None)
+        domain.check_in(delegate(DelegateStatus.checked_in, checked_in_at=WHEN), scanned_for=None, now=WHEN)
     assert caught.value.status == 409 and caught.value.code == "already_checked_in"
     assert caught.value.extra["checked_in_at"] == "2026-10-20T01:30:00Z"
     assert "2026-10-20T01:30:00Z" in caught.value.detail
@@ -48,7 +61,7 @@ def test_second_scan_names_when_the_first_happened() -> None:
 
 def test_a_cancelled_badge_does_not_check_in() -> None:
     with pytest.raises(domain.DelegateCancelled) as caught:
-        domain.check_in(DelegateStatus.cancelled, checked_in_at=None, cancelled_at=WHEN)
+        domain.check_in(delegate(DelegateStatus.cancelled, cancelled_at=WHEN), scanned_for=None, now=WHEN)
     assert caught.value.status == 409 and caught.value.code == "delegate_cancelled"
 
 
@@ -60,9 +73,9 @@ def test_a_scanner_for_one_edition_refuses_another_editions_badge() -> None:
 
 
 def test_a_cancelled_registration_cannot_be_changed() -> None:
-    domain.check_changeable(DelegateStatus.checked_in, None)
+    domain.check_changeable(delegate(DelegateStatus.checked_in))
     with pytest.raises(domain.DelegateCancelled):
-        domain.check_changeable(DelegateStatus.cancelled, WHEN)
+        domain.check_changeable(delegate(DelegateStatus.cancelled, cancelled_at=WHEN))
 
 
 def test_only_countable_changes_are_announced() -> None:
@@ -90,12 +103,11 @@ def test_a_session_runs_during_its_edition(starts_at: datetime, ok: bool) -> Non
 
 
 def test_who_may_enrol() -> None:
-    domain.check_enrollable(delegate_status=DelegateStatus.checked_in, delegate_edition="e", session_edition="e")
+    domain.check_enrollable(delegate(DelegateStatus.checked_in), SESSION)
     with pytest.raises(domain.DelegateCancelled):
-        domain.check_enrollable(delegate_status=DelegateStatus.cancelled, delegate_edition="e", session_edition="e")
+        domain.check_enrollable(delegate(DelegateStatus.cancelled), SESSION)
     with pytest.raises(domain.WrongEdition):
-        domain.check_enrollable(delegate_status=DelegateStatus.registered, delegate_edition="e",
-                                session_edition="other")
+        domain.check_enrollable(delegate(DelegateStatus.registered, edition_id="other"), SESSION)
 
 
 def test_a_newcomer_takes_the_lowest_free_seat_until_full() -> None:

@@ -7,7 +7,7 @@ import pytest
 from services.network import domain as network
 from services.projects import domain as projects
 from services.registration import domain as registration
-from shared.events.types import DelegateStatus, Host, OrganizationStatus, ProjectStatus
+from shared.events.types import DelegateCategory, DelegateStatus, Host, OrganizationStatus, ProjectStatus
 
 
 def test_the_rotation_starts_in_chongqing_and_alternates() -> None:
@@ -36,9 +36,17 @@ def test_badge_codes_are_unguessable_and_distinct() -> None:
 
 
 def test_a_cancelled_delegate_cannot_be_cancelled_again() -> None:
-    assert registration.cancel(DelegateStatus.checked_in) == DelegateStatus.cancelled
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 10, 20, tzinfo=UTC)
+    checked_in = registration.Delegate(
+        id="d1", edition_id="e1", full_name="Li Wei", name_zh=None, country="MY", city=None, organization=None,
+        email="li.wei@example.org", phone=None, category=DelegateCategory.guest, status=DelegateStatus.checked_in,
+        badge_code="badge", registered_at=now, checked_in_at=now, cancelled_at=None)
+    cancelled, _ = registration.cancel(checked_in, now=now)
+    assert cancelled.status == DelegateStatus.cancelled
     with pytest.raises(registration.DelegateAlreadyCancelled):
-        registration.cancel(DelegateStatus.cancelled)
+        registration.cancel(cancelled, now=now)
 
 
 def test_amounts_convert_to_yuan_exactly_to_the_fen() -> None:

@@ -1,0 +1,384 @@
+"""Persistence of registration: the repositories the use cases need, their SQL implementation, and the
+service's unit of work.
+
+Row locks, always taken in the same order so that no two use cases can deadlock: a delegate's row
+first (``FOR UPDATE`` to change it, ``FOR SHARE`` to enrol it), then session rows in id order. A
+session's row lock serialises every change to its enrolments, and the seat constraints of the
+``enrollments`` table make overbooking impossible even for a use case that forgot the lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, Self
+
+from sqlalchemy import Row, delete, distinct, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.registration import domain
+from services.registration.domain import (
+    Counts,
+    Delegate,
+    Edition,
+    Enrollment,
+    EnrollmentState,
+    Session,
+    SessionKind,
+)
+from services.registration.models import delegates, editions, enrollments, sessions
+from shared.db.engine import is_foreign_key_violation
+from shared.db.pagination import keyset_page
+from shared.db.records import get_or_raise
+from shared.events.types import DelegateCategory, DelegateStatus, Host
+from shared.messaging.outbox import UnitOfWork, UnitOfWorkPort
+from shared.stats import DelegateFigures
+
+# -- row -> record, one mapper per aggregate ---------------------------------------------------------------
+
+
+def edition_from_row(row: Row[Any]) -> Edition:
+    return Edition(id=row.id, number=row.number, year=row.year, host=Host(row.host), city=row.city,
+                   theme=row.theme, starts_on=row.starts_on, ends_on=row.ends_on, created_at=row.created_at,
+                   co_hosts=tuple(row.co_hosts))
+
+
+def delegate_from_row(row: Row[Any]) -> Delegate:
+    return Delegate(id=row.id, edition_id=row.edition_id, full_name=row.full_name, name_zh=row.name_zh,
+                    country=row.country, city=row.city, organization=row.organization, email=row.email,
+                    phone=row.phone, category=DelegateCategory(row.category), status=DelegateStatus(row.status),
+                    badge_code=row.badge_code, registered_at=row.registered_at, checked_in_at=row.checked_in_at,
+                    cancelled_at=row.cancelled_at)
+
+
+def session_from_row(row: Row[Any]) -> Session:
+    return Session(id=row.id, edition_id=row.edition_id, kind=SessionKind(row.kind), title=row.title,
+                   capacity=row.capacity, starts_at=row.starts_at, created_at=row.created_at)
+
+
+def enrollment_from_row(row: Row[Any]) -> Enrollment:
+    return Enrollment(session_id=row.session_id, delegate_id=row.delegate_id, state=EnrollmentState(row.state),
+                      seat=row.seat, requested_at=row.requested_at, enrolled_at=row.enrolled_at)
+
+
+def _delegate_columns(delegate: Delegate) -> dict[str, Any]:
+    return {
+        "id": delegate.id, "edition_id": delegate.edition_id, "full_name": delegate.full_name,
+        "name_zh": delegate.name_zh, "country": delegate.country, "city": delegate.city,
+        "organization": delegate.organization, "email": delegate.email,
+        "email_normalized": domain.normalize_email(delegate.email), "phone": delegate.phone,
+        "category": delegate.category.value, "status": delegate.status.value, "badge_code": delegate.badge_code,
+        "registered_at": delegate.registered_at, "checked_in_at": delegate.checked_in_at,
+        "cancelled_at": delegate.cancelled_at,
+    }
+
+
+def _duplicate_email(delegate: Delegate) -> domain.DuplicateEmail:
+    return domain.DuplicateEmail(
+        f"{delegate.email} is already registered for this edition (e-mails are case-insensitive)", field="email")
+
+
+# -- ports: what the use cases need -------------------------------------------------------------------------
+
+
+class EditionRepository(Protocol):
+    async def last(self) -> Edition | None: ...
+
+    async def get_referenced(self, edition_id: str) -> Edition:
+        """The edition a request names (``unknown_edition`` when there is none)."""
+        ...
+
+    async def add(self, edition: Edition) -> None: ...
+
+
+class DelegateRepository(Protocol):
+    async def lock(self, delegate_id: str) -> Delegate:
+        """The delegate, locked to be changed (``FOR UPDATE``)."""
+        ...
+
+    async def lock_to_enroll(self, delegate_id: str) -> Delegate | None:
+        """The delegate, kept from changing (``FOR SHARE``), or None."""
+        ...
+
+    async def lock_by_badge(self, badge_code: str) -> Delegate: ...
+
+    async def add(self, delegate: Delegate) -> None: ...
+
+    async def save(self, delegate: Delegate, *, was: Delegate) -> None:
+        """Writes what differs from ``was`` (the delegate as loaded), nothing when nothing does."""
+        ...
+
+
+class SessionRepository(Protocol):
+    async def lock(self, session_id: str) -> Session: ...
+
+    async def add(self, session: Session) -> None: ...
+
+
+class EnrollmentRepository(Protocol):
+    async def find(self, session_id: str, delegate_id: str) -> Enrollment | None: ...
+
+    async def taken_seats(self, session_id: str) -> set[int]: ...
+
+    async def waiting(self, session_id: str) -> int: ...
+
+    async def position(self, enrollment: Enrollment) -> int:
+        """Place of a wait-listed enrolment in its session's queue (1 = next)."""
+        ...
+
+    async def counts(self, session_ids: Sequence[str]) -> dict[str, Counts]: ...
+
+    async def first_waiting(self, session_id: str) -> Enrollment | None: ...
+
+    async def sessions_of(self, delegate_id: str) -> list[str]: ...
+
+    async def add(self, enrollment: Enrollment, *, session: Session) -> None: ...
+
+    async def save(self, enrollment: Enrollment) -> None: ...
+
+    async def remove(self, enrollment: Enrollment) -> None: ...
+
+
+class RegistrationUnitOfWork(UnitOfWorkPort, Protocol):
+    @property
+    def editions(self) -> EditionRepository: ...
+
+    @property
+    def delegates(self) -> DelegateRepository: ...
+
+    @property
+    def sessions(self) -> SessionRepository: ...
+
+    @property
+    def enrollments(self) -> EnrollmentRepository: ...
+
+
+# -- SQL implementations ------------------------------------------------------------------------------------
+
+
+class SqlEditions:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def last(self) -> Edition | None:
+        row = (await self.conn.execute(select(editions).order_by(editions.c.number.desc()).limit(1))).first()
+        return None if row is None else edition_from_row(row)
+
+    async def get(self, edition_id: str) -> Edition:
+        return await get_or_raise(self.conn, editions, edition_id, to_record=edition_from_row,
+                                  missing=domain.EditionNotFound(f"no edition with id {edition_id}"))
+
+    async def get_referenced(self, edition_id: str) -> Edition:
+        return await get_or_raise(self.conn, editions, edition_id, to_record=edition_from_row,
+                                  missing=domain.UnknownEdition(f"edition_id {edition_id} does not name an edition",
+                                                                field="edition_id"))
+
+    async def all(self) -> list[Edition]:
+        return [edition_from_row(r) for r in await self.conn.execute(select(editions).order_by(editions.c.number))]
+
+    async def add(self, edition: Edition) -> None:
+        try:
+            await self.conn.execute(editions.insert(), {
+                "id": edition.id, "number": edition.number, "year": edition.year, "host": edition.host.value,
+                "city": edition.city, "theme": edition.theme, "starts_on": edition.starts_on,
+                "ends_on": edition.ends_on, "created_at": edition.created_at, "co_hosts": list(edition.co_hosts)})
+        except IntegrityError:
+            raise domain.EditionNumberTaken("another edition was opened at the same moment; retry") from None
+
+
+class SqlDelegates:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def get(self, delegate_id: str) -> Delegate:
+        return await get_or_raise(self.conn, delegates, delegate_id, to_record=delegate_from_row,
+                                  missing=domain.DelegateNotFound(f"no delegate with id {delegate_id}"))
+
+    async def lock(self, delegate_id: str) -> Delegate:
+        return await get_or_raise(self.conn, delegates, delegate_id, to_record=delegate_from_row, lock="update",
+                                  missing=domain.DelegateNotFound(f"no delegate with id {delegate_id}"))
+
+    async def lock_to_enroll(self, delegate_id: str) -> Delegate | None:
+        # Share lock: a concurrent cancellation of this delegate waits for us (and then frees the place).
+        row = (await self.conn.execute(select(delegates).where(delegates.c.id == delegate_id)
+                                       .with_for_update(read=True))).first()
+        return None if row is None else delegate_from_row(row)
+
+    async def lock_by_badge(self, badge_code: str) -> Delegate:
+        return await get_or_raise(
+            self.conn, delegates, badge_code, column="badge_code", to_record=delegate_from_row, lock="update",
+            missing=domain.BadgeNotFound("no delegate holds this badge code; check that the whole QR code was "
+                                         "scanned, or send the delegate to the registration desk",
+                                         field="badge_code"))
+
+    async def add(self, delegate: Delegate) -> None:
+        # The edition is checked by the foreign key (one round trip fewer on the busiest write).
+        try:
+            await self.conn.execute(delegates.insert(), _delegate_columns(delegate))
+        except IntegrityError as exc:
+            if is_foreign_key_violation(exc):
+                raise domain.UnknownEdition(f"edition_id {delegate.edition_id} does not name an edition",
+                                            field="edition_id") from None
+            raise _duplicate_email(delegate) from None
+
+    async def save(self, delegate: Delegate, *, was: Delegate) -> None:
+        before = _delegate_columns(was)
+        values = {k: v for k, v in _delegate_columns(delegate).items() if before[k] != v}
+        if not values:
+            return
+        try:
+            await self.conn.execute(delegates.update().where(delegates.c.id == delegate.id).values(**values))
+        except IntegrityError:  # the only unique column a change can hit: the e-mail within the edition
+            raise _duplicate_email(delegate) from None
+
+    async def page(self, *, edition_id: str | None, country: str | None, status: DelegateStatus | None,
+                   category: DelegateCategory | None, limit: int, cursor: str | None
+                   ) -> tuple[list[Delegate], str | None]:
+        query = select(delegates)
+        if edition_id:
+            query = query.where(delegates.c.edition_id == edition_id)
+        if country:
+            query = query.where(delegates.c.country == country)
+        if status:
+            query = query.where(delegates.c.status == status.value)
+        if category:
+            query = query.where(delegates.c.category == category.value)
+        rows, next_cursor = await keyset_page(self.conn, query, delegates.c.id, limit=limit, cursor=cursor)
+        return [delegate_from_row(r) for r in rows], next_cursor
+
+    async def of_edition(self, edition_id: str) -> list[Delegate]:
+        """All delegates of the edition in registration order."""
+        rows = await self.conn.execute(select(delegates).where(delegates.c.edition_id == edition_id)
+                                       .order_by(delegates.c.registered_at, delegates.c.id))
+        return [delegate_from_row(r) for r in rows]
+
+    async def figures(self, *, edition_id: str | None) -> DelegateFigures:
+        active = delegates.c.status != DelegateStatus.cancelled.value
+        query = select(
+            func.count().filter(active),
+            func.count().filter(delegates.c.status == DelegateStatus.checked_in.value),
+            func.count(distinct(delegates.c.country)).filter(active),
+        )
+        if edition_id:
+            query = query.where(delegates.c.edition_id == edition_id)
+        registered, checked_in, countries = (await self.conn.execute(query)).one()
+        return DelegateFigures(registered=registered, checked_in=checked_in, countries=countries)
+
+
+class SqlSessions:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def get(self, session_id: str) -> Session:
+        return await get_or_raise(self.conn, sessions, session_id, to_record=session_from_row,
+                                  missing=domain.SessionNotFound(f"no session with id {session_id}"))
+
+    async def lock(self, session_id: str) -> Session:
+        return await get_or_raise(self.conn, sessions, session_id, to_record=session_from_row, lock="update",
+                                  missing=domain.SessionNotFound(f"no session with id {session_id}"))
+
+    async def add(self, session: Session) -> None:
+        await self.conn.execute(sessions.insert(), {
+            "id": session.id, "edition_id": session.edition_id, "kind": session.kind.value, "title": session.title,
+            "capacity": session.capacity, "starts_at": session.starts_at, "created_at": session.created_at})
+
+    async def page(self, *, edition_id: str | None, kind: SessionKind | None, limit: int, cursor: str | None
+                   ) -> tuple[list[Session], str | None]:
+        query = select(sessions)
+        if edition_id:
+            query = query.where(sessions.c.edition_id == edition_id)
+        if kind:
+            query = query.where(sessions.c.kind == kind.value)
+        rows, next_cursor = await keyset_page(self.conn, query, sessions.c.id, limit=limit, cursor=cursor)
+        return [session_from_row(r) for r in rows], next_cursor
+
+
+def _enrollment_of(enrollment: Enrollment) -> Any:
+    return (enrollments.c.session_id == enrollment.session_id) & (enrollments.c.delegate_id == enrollment.delegate_id)
+
+
+class SqlEnrollments:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def find(self, session_id: str, delegate_id: str) -> Enrollment | None:
+        row = (await self.conn.execute(select(enrollments).where(
+            enrollments.c.session_id == session_id, enrollments.c.delegate_id == delegate_id))).first()
+        return None if row is None else enrollment_from_row(row)
+
+    async def taken_seats(self, session_id: str) -> set[int]:
+        return set((await self.conn.execute(select(enrollments.c.seat).where(
+            enrollments.c.session_id == session_id,
+            enrollments.c.state == EnrollmentState.enrolled.value))).scalars().all())
+
+    async def waiting(self, session_id: str) -> int:
+        count: int = (await self.conn.execute(select(func.count()).where(
+            enrollments.c.session_id == session_id,
+            enrollments.c.state == EnrollmentState.waitlisted.value))).scalar_one()
+        return count
+
+    async def position(self, enrollment: Enrollment) -> int:
+        # A wait-listed row's id (assigned under the session's row lock) is its place in the queue.
+        own_id = select(enrollments.c.id).where(_enrollment_of(enrollment)).scalar_subquery()
+        count: int = (await self.conn.execute(select(func.count()).where(
+            enrollments.c.session_id == enrollment.session_id,
+            enrollments.c.state == EnrollmentState.waitlisted.value, enrollments.c.id <= own_id))).scalar_one()
+        return count
+
+    async def counts(self, session_ids: Sequence[str]) -> dict[str, Counts]:
+        rows = (await self.conn.execute(
+            select(enrollments.c.session_id, enrollments.c.state, func.count())
+            .where(enrollments.c.session_id.in_(session_ids))
+            .group_by(enrollments.c.session_id, enrollments.c.state))).all()
+        found: dict[str, dict[str, int]] = {}
+        for session_id, state, n in rows:
+            found.setdefault(session_id, {})[state] = n
+        return {s: Counts(found.get(s, {}).get(EnrollmentState.enrolled.value, 0),
+                          found.get(s, {}).get(EnrollmentState.waitlisted.value, 0)) for s in session_ids}
+
+    async def first_waiting(self, session_id: str) -> Enrollment | None:
+        row = (await self.conn.execute(select(enrollments).where(
+            enrollments.c.session_id == session_id, enrollments.c.state == EnrollmentState.waitlisted.value)
+            .order_by(enrollments.c.id).limit(1))).first()
+        return None if row is None else enrollment_from_row(row)
+
+    async def sessions_of(self, delegate_id: str) -> list[str]:
+        return list((await self.conn.execute(select(enrollments.c.session_id).distinct().where(
+            enrollments.c.delegate_id == delegate_id))).scalars().all())
+
+    async def in_session(self, session_id: str) -> list[Enrollment]:
+        """Enrolled delegates by seat, then the wait-list in order."""
+        rows = await self.conn.execute(select(enrollments).where(enrollments.c.session_id == session_id)
+                                       .order_by(enrollments.c.state, enrollments.c.seat, enrollments.c.id))
+        return [enrollment_from_row(r) for r in rows]
+
+    async def add(self, enrollment: Enrollment, *, session: Session) -> None:
+        # The row carries the session's capacity: the seat constraints check the seat against it.
+        await self.conn.execute(enrollments.insert().values(
+            session_id=enrollment.session_id, session_capacity=session.capacity, delegate_id=enrollment.delegate_id,
+            state=enrollment.state.value, seat=enrollment.seat, requested_at=enrollment.requested_at,
+            enrolled_at=enrollment.enrolled_at))
+
+    async def save(self, enrollment: Enrollment) -> None:
+        await self.conn.execute(enrollments.update().where(_enrollment_of(enrollment)).values(
+            state=enrollment.state.value, seat=enrollment.seat, enrolled_at=enrollment.enrolled_at))
+
+    async def remove(self, enrollment: Enrollment) -> None:
+        await self.conn.execute(delete(enrollments).where(_enrollment_of(enrollment)))
+
+
+class SqlRegistrationUnitOfWork(UnitOfWork):
+    """The registration repositories on the transaction's connection."""
+
+    editions: SqlEditions
+    delegates: SqlDelegates
+    sessions: SqlSessions
+    enrollments: SqlEnrollments
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        self.editions = SqlEditions(self.conn)
+        self.delegates = SqlDelegates(self.conn)
+        self.sessions = SqlSessions(self.conn)
+        self.enrollments = SqlEnrollments(self.conn)
+        return self
