@@ -82,8 +82,12 @@ class SignedProjectRepository(Protocol):
 
 
 class NetworkUnitOfWork(UnitOfWorkPort, Protocol):
-    organizations: OrganizationRepository
-    signed_projects: SignedProjectRepository
+    # Read-only in the port, so a fake's own repository types satisfy it.
+    @property
+    def organizations(self) -> OrganizationRepository: ...
+
+    @property
+    def signed_projects(self) -> SignedProjectRepository: ...
 
 
 class SqlOrganizationRepository:
