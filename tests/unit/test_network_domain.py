@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from services.network import domain
-from shared.events.types import OrganizationStatus, ProjectStatus
+from shared.events.types import OrganizationKind, OrganizationStatus, ProjectStatus
 
 ACTIVE, SUSPENDED, LEFT = OrganizationStatus.active, OrganizationStatus.suspended, OrganizationStatus.left
+NOW = datetime(2026, 5, 20, 9, 0, tzinfo=UTC)
+
+
+def member(status: OrganizationStatus) -> domain.Organization:
+    return domain.Organization(id="o-1", name="Chinese Chamber", name_zh=None, country="MY",
+                               kind=OrganizationKind.chamber_of_commerce, city=None, website=None,
+                               contact_email=None, status=status, joined_at=NOW)
 
 
 def test_suspend_and_reinstate_move_between_active_and_suspended() -> None:
-    assert domain.suspend(ACTIVE) == SUSPENDED
-    assert domain.reinstate(SUSPENDED) == ACTIVE
+    assert domain.suspend(member(ACTIVE), now=NOW)[0].status == SUSPENDED
+    assert domain.reinstate(member(SUSPENDED), now=NOW)[0].status == ACTIVE
 
 
 @pytest.mark.parametrize(("rule", "status", "error"), [
@@ -27,13 +35,13 @@ def test_suspend_and_reinstate_move_between_active_and_suspended() -> None:
 def test_invalid_transitions_are_409s_with_their_own_code(rule: object, status: OrganizationStatus,
                                                           error: type[Exception]) -> None:
     with pytest.raises(error) as caught:
-        rule(status)  # type: ignore[operator]
+        rule(member(status), now=NOW)  # type: ignore[operator]
     assert caught.value.status == 409  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("status", [ACTIVE, SUSPENDED])
 def test_an_active_or_suspended_member_can_leave(status: OrganizationStatus) -> None:
-    assert domain.leave(status) == LEFT
+    assert domain.leave(member(status), now=NOW)[0].status == LEFT
 
 
 def test_a_former_member_cannot_be_edited() -> None:
