@@ -171,9 +171,10 @@ class SqlProjects:
         return [project_from_row(r, parties[r.id]) for r in rows]
 
     async def _one(self, project_id: str, *, lock: bool) -> Project:
-        row = await get_or_raise(self.conn, projects, project_id, to_record=lambda r: r,
-                                 missing=ProjectNotFound(f"no project with id {project_id}"),
-                                 lock="update" if lock else None)
+        # The row first (locked if asked: the parties' rows are only ever changed under it), then its parties.
+        row: Row[Any] = await get_or_raise(self.conn, projects, project_id, to_record=lambda r: r,
+                                           missing=ProjectNotFound(f"no project with id {project_id}"),
+                                           lock="update" if lock else None)
         return (await self._with_parties([row]))[0]
 
     async def get(self, project_id: str) -> Project:
