@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
-from decimal import Decimal
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Iterable
+from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from services.projects import service
+from services.projects import domain, service
+from services.projects.repository import SqlProjectsUnitOfWork
 from services.projects.schemas import (
     Case,
     CaseCreate,
@@ -24,8 +25,16 @@ from services.projects.schemas import (
 from shared.db.pagination import CursorQuery, LimitQuery, Page
 from shared.events.types import CountryCode, ProjectStatus, Sector, money_str
 from shared.http.auth import require_role
-from shared.http.deps import ContextDep, ReadConnDep, UowDep
+from shared.http.deps import ContextDep, ReadConnDep
 from shared.stats import ProjectStats
+
+
+def projects_uow(context: ContextDep) -> SqlProjectsUnitOfWork:
+    """A use case's transaction, with the projects service's repositories on it."""
+    return SqlProjectsUnitOfWork(context.engine, context.outbox)
+
+
+ProjectsUowDep = Annotated[SqlProjectsUnitOfWork, Depends(projects_uow)]
 
 router = APIRouter()
 ProjectsRole = Depends(require_role("projects"))
@@ -38,8 +47,8 @@ EXPORT_BATCH = 500
 
 @router.post("/projects", status_code=201, response_model=Project, tags=["projects"],
              dependencies=[ProjectsRole], summary="Record a signed cooperation project")
-async def sign_project(body: ProjectCreate, uow: UowDep) -> Project:
-    return Project.model_validate(await service.sign_project(uow=uow, request=body))
+async def sign_project(body: ProjectCreate, uow: ProjectsUowDep) -> Project:
+    return Project.model_validate(await service.sign_project(uow=uow, request=body), from_attributes=True)
 
 
 @router.get("/projects", response_model=Page[Project], tags=["projects"])
@@ -54,7 +63,7 @@ async def list_projects(
 ) -> Page[Project]:
     rows, next_cursor = await service.list_projects(conn, edition_id=edition_id, sector=sector, status=status,
                                                     country=country, limit=limit, cursor=cursor)
-    return Page[Project](items=[Project.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return Page[Project](items=[Project.model_validate(r, from_attributes=True) for r in rows], next_cursor=next_cursor)
 
 
 # Declared before /projects/{project_id}, which would otherwise take "export.csv" for an id.
@@ -76,35 +85,31 @@ async def export_projects(
             while True:
                 rows = await service.export_rows(conn, edition_id=edition_id, sector=sector, status=status,
                                                  country=country, after=after, batch=EXPORT_BATCH)
-                for row in rows:
-                    yield _csv_line(_export_record(row))
+                for project in rows:
+                    yield _csv_line(_export_record(project))
                 if len(rows) < EXPORT_BATCH:
                     return
-                after = rows[-1]["id"]
+                after = rows[-1].id
 
     return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="projects.csv"'})
 
 
-def _export_record(row: dict[str, Any]) -> list[str]:
-    def text(value: Any) -> str:
-        if value is None:
-            return ""
-        if hasattr(value, "isoformat"):
-            return str(value.isoformat())
-        return str(value)
+def _export_record(project: domain.Project) -> list[str]:
+    def text(value: date | None) -> str:
+        return "" if value is None else value.isoformat()
 
-    rate: Decimal | None = row["fx_rate_to_cny"]
+    rate = project.fx_rate_to_cny
     return [
-        row["id"], row["edition_id"], row["title"], row["sector"], row["status"], money_str(row["amount"]),
-        row["currency"], "" if rate is None else f"{rate:f}", money_str(row["amount_cny"]), text(row["signed_on"]),
-        ";".join(sorted({p["country"] for p in row["parties"]})),
-        "; ".join(f"{p['name']} ({p['country']})" for p in row["parties"]),
-        text(row["created_at"]), text(row["amended_at"]), text(row["withdrawn_at"]),
+        project.id, project.edition_id, project.title, project.sector.value, project.status.value,
+        money_str(project.amount), project.currency, "" if rate is None else f"{rate:f}",
+        money_str(project.amount_cny), text(project.signed_on), ";".join(project.countries),
+        "; ".join(f"{p.name} ({p.country})" for p in project.parties),
+        text(project.created_at), text(project.amended_at), text(project.withdrawn_at),
     ]
 
 
-def _csv_line(values: Any) -> str:
+def _csv_line(values: Iterable[str]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer).writerow([_defused(v) for v in values])
     return buffer.getvalue()
@@ -118,43 +123,46 @@ def _defused(value: str) -> str:
 
 @router.get("/projects/{project_id}", response_model=Project, tags=["projects"])
 async def get_project(project_id: str, conn: ReadConnDep) -> Project:
-    return Project.model_validate(await service.get_project(conn, project_id))
+    return Project.model_validate(await service.get_project(conn, project_id), from_attributes=True)
 
 
 @router.patch("/projects/{project_id}", response_model=Project, tags=["projects"], dependencies=[ProjectsRole],
               summary="Amend a signed project (amount, currency and rate, sector, parties, title, date)")
-async def amend_project(project_id: str, body: ProjectAmend, uow: UowDep) -> Project:
-    return Project.model_validate(await service.amend_project(uow=uow, project_id=project_id, request=body))
+async def amend_project(project_id: str, body: ProjectAmend, uow: ProjectsUowDep) -> Project:
+    project = await service.amend_project(uow=uow, project_id=project_id, request=body)
+    return Project.model_validate(project, from_attributes=True)
 
 
 @router.post("/projects/{project_id}/withdraw", response_model=ProjectWithdrawnOut, tags=["projects"],
              dependencies=[ProjectsRole])
-async def withdraw_project(project_id: str, uow: UowDep) -> ProjectWithdrawnOut:
-    return ProjectWithdrawnOut(id=project_id, status=await service.withdraw_project(uow=uow, project_id=project_id))
+async def withdraw_project(project_id: str, uow: ProjectsUowDep) -> ProjectWithdrawnOut:
+    project = await service.withdraw_project(uow=uow, project_id=project_id)
+    return ProjectWithdrawnOut(id=project.id, status=project.status)
 
 
 @router.post("/cases", status_code=201, response_model=Case, tags=["cases"], dependencies=[ProjectsRole],
              summary="Feature a case among the edition's Top 10 of Overseas Chinese Contribution")
-async def feature_case(body: CaseCreate, uow: UowDep) -> Case:
-    return Case.model_validate(await service.feature_case(uow=uow, request=body))
+async def feature_case(body: CaseCreate, uow: ProjectsUowDep) -> Case:
+    return Case.model_validate(await service.feature_case(uow=uow, request=body), from_attributes=True)
 
 
 @router.get("/cases", response_model=Page[Case], tags=["cases"],
             summary="The edition's featured cases in rank order (at most ten, one page)")
 async def list_cases(conn: ReadConnDep, edition_id: Annotated[str, Query(min_length=1, max_length=36)]) -> Page[Case]:
     rows = await service.featured_cases(conn, edition_id=edition_id)
-    return Page[Case](items=[Case.model_validate(r._mapping) for r in rows], next_cursor=None)
+    return Page[Case](items=[Case.model_validate(r, from_attributes=True) for r in rows], next_cursor=None)
 
 
 @router.get("/cases/{case_id}", response_model=Case, tags=["cases"])
 async def get_case(case_id: str, conn: ReadConnDep) -> Case:
-    return Case.model_validate((await service.get_case(conn, case_id))._mapping)
+    return Case.model_validate(await service.get_case(conn, case_id), from_attributes=True)
 
 
 @router.post("/cases/{case_id}/unfeature", response_model=CaseStatusOut, tags=["cases"],
              dependencies=[ProjectsRole], summary="Take a case out of the Top 10, freeing its rank")
-async def unfeature_case(case_id: str, uow: UowDep) -> CaseStatusOut:
-    return CaseStatusOut(id=case_id, status=await service.unfeature_case(uow=uow, case_id=case_id))
+async def unfeature_case(case_id: str, uow: ProjectsUowDep) -> CaseStatusOut:
+    case = await service.unfeature_case(uow=uow, case_id=case_id)
+    return CaseStatusOut(id=case.id, status=case.status)
 
 
 @router.get("/stats", response_model=ProjectStats, tags=["stats"],

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.projects.models import known_editions, known_organizations
-from shared.db.statements import upsert_replacing
+from services.projects.domain import KnownEdition, KnownOrganization
+from services.projects.repository import SqlReplicas
 from shared.events import CloudEvent
 from shared.events.network import OrganizationState
 from shared.events.registration import EditionOpened
@@ -13,14 +13,13 @@ from shared.messaging.subscriptions import Subscriptions, subscribe
 
 
 async def edition_opened(conn: AsyncConnection, _: CloudEvent, payload: EditionOpened) -> None:
-    await conn.execute(upsert_replacing(conn, known_editions, ["edition_id"], {
-        "edition_id": payload.edition_id, "number": payload.number, "host": payload.host.value}))
+    await SqlReplicas(conn).save_edition(
+        KnownEdition(edition_id=payload.edition_id, number=payload.number, host=payload.host))
 
 
 async def organization_changed(conn: AsyncConnection, _: CloudEvent, payload: OrganizationState) -> None:
-    await conn.execute(upsert_replacing(conn, known_organizations, ["organization_id"], {
-        "organization_id": payload.organization_id, "country": payload.country,
-        "status": payload.status.value}))
+    await SqlReplicas(conn).save_organization(KnownOrganization(
+        organization_id=payload.organization_id, country=payload.country, status=payload.status))
 
 
 SUBSCRIPTIONS = Subscriptions.of(

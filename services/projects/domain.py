@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from shared.errors import Conflict, DomainError, InvalidTransition, NotFound, UnknownReference
-from shared.events.types import OrganizationStatus, ProjectStatus
+from shared.events.projects import (
+    CaseFeatured,
+    CaseUnfeatured,
+    ProjectAmended,
+    ProjectPrevious,
+    ProjectSigned,
+    ProjectWithdrawn,
+)
+from shared.events.types import Host, OrganizationStatus, ProjectStatus, Sector
 
 FEN = Decimal("0.01")
 
@@ -114,10 +123,108 @@ def check_member_active(organization_id: str, status: OrganizationStatus | None)
                                    field="parties")
 
 
-def withdraw(status: ProjectStatus) -> ProjectStatus:
-    if status == ProjectStatus.withdrawn:
+# -- the replicas: what this service knows of other services' records, from their events ------------------
+
+
+@dataclass(frozen=True)
+class KnownEdition:
+    """An edition registration opened (from `edition_opened`): projects and cases may name it."""
+
+    edition_id: str
+    number: int
+    host: Host
+
+
+@dataclass(frozen=True)
+class KnownOrganization:
+    """A network member as its latest `organization_*` event left it."""
+
+    organization_id: str
+    country: str
+    status: OrganizationStatus
+
+
+def check_members_active(organization_ids: Iterable[str], members: Mapping[str, KnownOrganization]) -> None:
+    """Each of ``organization_ids`` is an active member according to ``members`` (the replica's rows)."""
+    for organization_id in organization_ids:
+        member = members.get(organization_id)
+        check_member_active(organization_id, member.status if member else None)
+
+
+# -- projects ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Party:
+    name: str
+    country: str
+    organization_id: str | None
+
+
+def organization_ids(parties: Iterable[Party]) -> list[str]:
+    """The network members among ``parties``, distinct and sorted (as events carry them)."""
+    return sorted({p.organization_id for p in parties if p.organization_id})
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    edition_id: str
+    title: str
+    sector: Sector
+    amount: Decimal
+    currency: str
+    fx_rate_to_cny: Decimal | None
+    amount_cny: Decimal
+    status: ProjectStatus
+    signed_on: date | None
+    created_at: datetime
+    amended_at: datetime | None
+    withdrawn_at: datetime | None
+    parties: tuple[Party, ...]
+
+    @property
+    def countries(self) -> list[str]:
+        return party_countries(p.country for p in self.parties)
+
+    @property
+    def organization_ids(self) -> list[str]:
+        return organization_ids(self.parties)
+
+    @property
+    def price(self) -> Price:
+        return Price(self.amount, self.currency, self.fx_rate_to_cny)
+
+    def previous(self) -> ProjectPrevious:
+        """The countable state of the project, as an event's ``previous`` carries it."""
+        return ProjectPrevious(sector=self.sector, status=self.status, amount_cny=self.amount_cny,
+                               countries=self.countries, organization_ids=self.organization_ids)
+
+    def state(self) -> dict[str, object]:
+        """The fields of :class:`ProjectState` the project's events share."""
+        return {"project_id": self.id, "edition_id": self.edition_id, "sector": self.sector, "status": self.status,
+                "amount_cny": self.amount_cny, "currency": self.currency, "countries": self.countries,
+                "organization_ids": self.organization_ids, "title": self.title}
+
+
+def sign(*, project_id: str, edition: KnownEdition, members: Mapping[str, KnownOrganization], title: str,
+         sector: Sector, price: Price, parties: Iterable[Party], signed_on: date | None,
+         now: datetime) -> tuple[Project, ProjectSigned]:
+    """A project signed in ``edition`` by ``parties``; the members among them must be active now."""
+    parties = tuple(parties)
+    check_members_active(organization_ids(parties), members)
+    project = Project(id=project_id, edition_id=edition.edition_id, title=title, sector=sector, amount=price.amount,
+                      currency=price.currency, fx_rate_to_cny=price.fx_rate_to_cny, amount_cny=price.amount_cny,
+                      status=ProjectStatus.signed, signed_on=signed_on, created_at=now, amended_at=None,
+                      withdrawn_at=None, parties=parties)
+    return project, ProjectSigned.model_validate(project.state())
+
+
+def withdraw(project: Project, *, now: datetime) -> tuple[Project, ProjectWithdrawn]:
+    if project.status == ProjectStatus.withdrawn:
         raise ProjectAlreadyWithdrawn("the project is already withdrawn")
-    return ProjectStatus.withdrawn
+    withdrawn = replace(project, status=ProjectStatus.withdrawn, withdrawn_at=now)
+    return withdrawn, ProjectWithdrawn.model_validate({**withdrawn.state(), "previous": project.previous()})
 
 
 # -- amending ---------------------------------------------------------------------------------------------
@@ -188,6 +295,45 @@ def added_organizations(before: Iterable[str], after: Iterable[str]) -> list[str
     return sorted(set(after) - set(before))
 
 
+@dataclass(frozen=True)
+class Amendment:
+    """The fields an amendment mentions; ``UNSET`` ones keep their value, ``parties`` replaces the list."""
+
+    title: str | _Unset = UNSET
+    sector: Sector | _Unset = UNSET
+    amount: Decimal | _Unset = UNSET
+    currency: str | _Unset = UNSET
+    fx_rate_to_cny: Decimal | _Unset | None = UNSET
+    parties: tuple[Party, ...] | _Unset = UNSET
+    signed_on: date | _Unset | None = UNSET
+
+    def added_organizations(self, project: Project) -> list[str]:
+        """The members this amendment would add to ``project``: those whose state must be known."""
+        if isinstance(self.parties, _Unset):
+            return []
+        return added_organizations(project.organization_ids, organization_ids(self.parties))
+
+
+def amend(project: Project, amendment: Amendment, *, members: Mapping[str, KnownOrganization],
+          now: datetime) -> tuple[Project, ProjectAmended | None]:
+    """The project after ``amendment`` and its `project_amended` event; an amendment that changes
+    nothing gives the project unchanged and no event. ``members``: the added members' replica rows."""
+    check_amendable(project.status)
+    price = amended_price(project.price, amount=amendment.amount, currency=amendment.currency,
+                          fx_rate_to_cny=amendment.fx_rate_to_cny)
+    check_members_active(amendment.added_organizations(project), members)
+    # A field takes its new value only if it differs: 100.5 and 100.50 are the same amount.
+    changes: dict[str, object] = {name: value for name, value in (
+        ("amount", price.amount), ("currency", price.currency), ("fx_rate_to_cny", price.fx_rate_to_cny),
+        ("amount_cny", price.amount_cny), ("title", amendment.title), ("sector", amendment.sector),
+        ("signed_on", amendment.signed_on), ("parties", amendment.parties),
+    ) if not isinstance(value, _Unset) and getattr(project, name) != value}
+    if not changes:
+        return project, None
+    amended = replace(project, **changes, amended_at=now)  # type: ignore[arg-type]
+    return amended, ProjectAmended.model_validate({**amended.state(), "previous": project.previous()})
+
+
 # -- the Top-10 cases -------------------------------------------------------------------------------------
 
 
@@ -196,10 +342,53 @@ class CaseStatus(StrEnum):
     unfeatured = "unfeatured"
 
 
-def unfeature(status: CaseStatus) -> CaseStatus:
-    if status == CaseStatus.unfeatured:
+@dataclass(frozen=True)
+class Case:
+    id: str
+    edition_id: str
+    rank: int
+    title: str
+    sector: Sector
+    enterprise: str
+    country: str
+    summary: str
+    project_id: str | None
+    status: CaseStatus
+    created_at: datetime
+    unfeatured_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ProjectStanding:
+    """What a case needs to know of the project it links: its edition and whether it still stands."""
+
+    edition_id: str
+    status: ProjectStatus
+
+
+def feature(*, case_id: str, edition: KnownEdition, rank: int, title: str, sector: Sector, enterprise: str,
+            country: str, summary: str, project_id: str | None, project: ProjectStanding | None,
+            rank_holder: str | None, now: datetime) -> tuple[Case, CaseFeatured]:
+    """A case featured at ``rank`` of ``edition``; ``project``: the linked project (None if not found),
+    ``rank_holder``: the featured case holding the rank now, if any."""
+    if project_id is not None:
+        check_case_project(project_id, case_edition_id=edition.edition_id,
+                           project_edition_id=project.edition_id if project else None,
+                           project_status=project.status if project else None)
+    check_rank_free(rank, rank_holder)
+    case = Case(id=case_id, edition_id=edition.edition_id, rank=rank, title=title, sector=sector,
+                enterprise=enterprise, country=country, summary=summary, project_id=project_id,
+                status=CaseStatus.featured, created_at=now, unfeatured_at=None)
+    return case, CaseFeatured(case_id=case.id, edition_id=case.edition_id, rank=case.rank, title=case.title,
+                              sector=case.sector, enterprise=case.enterprise, country=case.country,
+                              project_id=case.project_id)
+
+
+def unfeature(case: Case, *, now: datetime) -> tuple[Case, CaseUnfeatured]:
+    if case.status == CaseStatus.unfeatured:
         raise CaseAlreadyUnfeatured("the case is already unfeatured")
-    return CaseStatus.unfeatured
+    unfeatured = replace(case, status=CaseStatus.unfeatured, unfeatured_at=now)
+    return unfeatured, CaseUnfeatured(case_id=case.id, edition_id=case.edition_id, rank=case.rank)
 
 
 def check_case_project(project_id: str, *, case_edition_id: str, project_edition_id: str | None,

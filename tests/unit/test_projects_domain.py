@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from services.projects import domain
 from services.projects.domain import UNSET, Price
-from shared.events.types import OrganizationStatus, ProjectStatus
+from shared.events.types import OrganizationStatus, ProjectStatus, Sector
 
 D = Decimal
+NOW = datetime(2026, 5, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("amount", "currency", "rate", "expected"), [
@@ -114,10 +116,15 @@ def test_countries_are_distinct_and_sorted() -> None:
     assert domain.party_countries(["MY", "CN", "MY"]) == ["CN", "MY"]
 
 
+def _case(status: domain.CaseStatus) -> domain.Case:
+    return domain.Case(id="c", edition_id="e1", rank=1, title="t", sector=Sector.energy, enterprise="x", country="MY",
+                       summary="s", project_id=None, status=status, created_at=NOW, unfeatured_at=None)
+
+
 def test_a_case_is_unfeatured_once() -> None:
-    assert domain.unfeature(domain.CaseStatus.featured) == domain.CaseStatus.unfeatured
+    assert domain.unfeature(_case(domain.CaseStatus.featured), now=NOW)[0].status == domain.CaseStatus.unfeatured
     with pytest.raises(domain.CaseAlreadyUnfeatured):
-        domain.unfeature(domain.CaseStatus.unfeatured)
+        domain.unfeature(_case(domain.CaseStatus.unfeatured), now=NOW)
 
 
 def test_a_rank_held_by_a_featured_case_is_a_conflict_naming_the_holder() -> None:

@@ -64,8 +64,10 @@ def test_a_project_party_must_be_an_active_member() -> None:
 
 
 def test_a_withdrawn_project_cannot_be_withdrawn_again() -> None:
+    from tests.support.fakes.projects import NOW, a_project  # here: this file is shared by three services
+
     with pytest.raises(projects.ProjectAlreadyWithdrawn):
-        projects.withdraw(ProjectStatus.withdrawn)
+        projects.withdraw(a_project(status=ProjectStatus.withdrawn), now=NOW)
 
 
 def test_organisation_names_are_unique_whatever_their_case_and_spacing() -> None:
