@@ -26,12 +26,8 @@ from services.network.schemas import (
 from shared.db.pagination import CursorQuery, LimitQuery, Page
 from shared.events.types import CountryCode, OrganizationKind, OrganizationStatus
 from shared.http.auth import require_role
-from shared.http.deps import ContextDep, ReadConnDep, RolesDep
+from shared.http.deps import ReadConnDep, RolesDep, unit_of_work
 from shared.stats import NetworkStats
-
-
-def _unit_of_work(context: ContextDep) -> NetworkUnitOfWork:
-    return SqlNetworkUnitOfWork(context.engine, context.outbox)
 
 
 # Both read repositories share the request's one read connection (FastAPI caches it per request).
@@ -43,7 +39,7 @@ def _signed_projects(conn: ReadConnDep) -> SignedProjectRepository:
     return SqlSignedProjectRepository(conn)
 
 
-NetworkUowDep = Annotated[NetworkUnitOfWork, Depends(_unit_of_work)]
+NetworkUowDep = Annotated[NetworkUnitOfWork, Depends(unit_of_work(SqlNetworkUnitOfWork))]
 OrganizationsDep = Annotated[OrganizationRepository, Depends(_organizations)]
 SignedProjectsDep = Annotated[SignedProjectRepository, Depends(_signed_projects)]
 

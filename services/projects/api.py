@@ -25,16 +25,10 @@ from services.projects.schemas import (
 from shared.db.pagination import CursorQuery, LimitQuery, Page
 from shared.events.types import CountryCode, ProjectStatus, Sector, money_str
 from shared.http.auth import require_role
-from shared.http.deps import ContextDep, ReadConnDep
+from shared.http.deps import ContextDep, ReadConnDep, unit_of_work
 from shared.stats import ProjectStats
 
-
-def projects_uow(context: ContextDep) -> SqlProjectsUnitOfWork:
-    """A use case's transaction, with the projects service's repositories on it."""
-    return SqlProjectsUnitOfWork(context.engine, context.outbox)
-
-
-ProjectsUowDep = Annotated[SqlProjectsUnitOfWork, Depends(projects_uow)]
+ProjectsUowDep = Annotated[SqlProjectsUnitOfWork, Depends(unit_of_work(SqlProjectsUnitOfWork))]
 
 router = APIRouter()
 ProjectsRole = Depends(require_role("projects"))

@@ -31,7 +31,7 @@ from services.registration.schemas import (
 from shared.db.pagination import CursorQuery, LimitQuery, Page
 from shared.events.types import CountryCode, DelegateCategory, DelegateStatus
 from shared.http.auth import require_role
-from shared.http.deps import ContextDep, ReadConnDep, RolesDep
+from shared.http.deps import ReadConnDep, RolesDep, unit_of_work
 from shared.stats import DelegateStats
 
 router = APIRouter()
@@ -48,11 +48,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FREE_TEXT = frozenset({"full_name", "name_zh", "city", "organization", "email"})
 
 
-def registration_uow(context: ContextDep) -> SqlRegistrationUnitOfWork:
-    return SqlRegistrationUnitOfWork(context.engine, context.outbox)
-
-
-RegistrationUowDep = Annotated[SqlRegistrationUnitOfWork, Depends(registration_uow)]
+RegistrationUowDep = Annotated[SqlRegistrationUnitOfWork, Depends(unit_of_work(SqlRegistrationUnitOfWork))]
 
 
 def _edition(edition: domain.Edition) -> Edition:

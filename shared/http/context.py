@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.db.tables import PlatformTables
 from shared.messaging.bus import Bus
 from shared.messaging.inbox import EventConsumer
-from shared.messaging.outbox import Outbox, OutboxRelay, UnitOfWork
+from shared.messaging.outbox import Outbox, OutboxRelay
 from shared.observability.metrics import PlatformMetrics
 from shared.settings import ServiceSettings
 
@@ -43,9 +43,6 @@ class ServiceContext:
             self.draining = True
             self.metrics.service_ready.set(0)
             log.info("%s draining: /readyz now answers 503", self.settings.service)
-
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, self.outbox)
 
     def notify_applied(self) -> None:
         for listener in list(self.listeners):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from shared.http.auth import current_roles
 from shared.http.context import ServiceContext
 from shared.messaging.outbox import UnitOfWork
+
+U = TypeVar("U", bound=UnitOfWork)
 
 
 def get_context(request: Request) -> ServiceContext:
@@ -23,11 +25,16 @@ async def read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
         yield conn
 
 
-def new_uow(request: Request) -> UnitOfWork:
-    return get_context(request).uow()
+def unit_of_work(factory: type[U]) -> Callable[[Request], U]:
+    """A dependency giving each request a fresh unit of work of the service's own kind (its
+    repositories on the transaction): ``Annotated[SqlXUnitOfWork, Depends(unit_of_work(SqlXUnitOfWork))]``."""
+    def build(request: Request) -> U:
+        context = get_context(request)
+        return factory(context.engine, context.outbox)
+
+    return build
 
 
 ContextDep = Annotated[ServiceContext, Depends(get_context)]
 ReadConnDep = Annotated[AsyncConnection, Depends(read_connection)]
-UowDep = Annotated[UnitOfWork, Depends(new_uow)]
 RolesDep = Annotated[frozenset[str], Depends(current_roles)]
