@@ -13,9 +13,10 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
+from devkit.stack import ROOT
 from shared.settings import PlatformSettings
 from shared.topology import SERVICE_NAMES, SERVICE_PORTS
-from tests.support.ops import GRAFANA_DIR, PROMETHEUS_DIR, ROOT, alert_expressions, run_promtool
+from tests.support.ops import GRAFANA_DIR, PROMETHEUS_DIR, alert_expressions, run_promtool
 
 COMPOSE = ROOT / "docker-compose.yml"
 
