@@ -1,4 +1,4 @@
-# Two commands on a fresh machine: `make run` and `make test`. Both install what they need.
+# Two commands on a fresh machine: `make run` and `make test`. Both install what they need (`make lint` too).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -51,7 +51,7 @@ stack-stop:
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared services
+	$(BIN)/mypy shared services tests bench devkit
 	$(BIN)/lint-imports
 
 fmt: install

@@ -34,6 +34,9 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
 from bench import propagation
+from devkit import stack
+from devkit.ports import free_port
+from devkit.processes import ADMIN_TOKEN, ServiceProcesses, service_processes
 from services.dashboard.app import SERVICE_DIR as DASHBOARD_DIR
 from services.dashboard.rebuild import rebuild
 from services.registration.app import SERVICE_DIR as REGISTRATION_DIR
@@ -47,8 +50,6 @@ from shared.messaging.bus.kafka import KafkaBus
 from shared.messaging.outbox import Outbox, OutboxRelay
 from shared.observability.metrics import PlatformMetrics
 from shared.settings import PlatformSettings, ServiceSettings
-from tests import stack
-from tests.harness import ADMIN_TOKEN, ServiceProcess, free_port, service_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 console = Console()
@@ -99,13 +100,8 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-async def _server_url(postgres_env: dict[str, str], database: str) -> str:
-    url = make_url(postgres_env["REGISTRATION_DATABASE_URL"]).set(drivername="postgresql", database=database)
-    return url.render_as_string(hide_password=False)
-
-
 def services(names: list[str], postgres_env: dict[str, str], kafka_env: dict[str, str], work: Path
-             ) -> AbstractAsyncContextManager[dict[str, ServiceProcess]]:
+             ) -> AbstractAsyncContextManager[ServiceProcesses]:
     return service_processes(names, postgres_env, kafka_env, work, CONFERENCE_LOG_LEVEL="WARNING")
 
 
@@ -124,7 +120,7 @@ async def bench_write_path(report: Report, postgres_env: dict[str, str], kafka_e
                            seconds: int) -> None:
     console.print("[bold]write path[/]: POST /delegates vs a bare INSERT endpoint (wrk, A B A)")
     baseline_db = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(await _server_url(postgres_env, "postgres"))
+    admin = await asyncpg.connect(stack.server_url(postgres_env))
     await admin.execute(f'CREATE DATABASE "{baseline_db}"')
     await admin.close()
     baseline_url = make_url(postgres_env["REGISTRATION_DATABASE_URL"]).set(database=baseline_db).render_as_string(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests import stack
+from devkit import stack
 
 
 @pytest.fixture(scope="session")

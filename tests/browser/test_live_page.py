@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from tests.harness import ADMIN_TOKEN, EmbeddedPlatform
+from devkit.processes import ADMIN_TOKEN, EmbeddedPlatform
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("CONFERENCE_TEST_ARTIFACTS", ROOT / "test-artifacts"))

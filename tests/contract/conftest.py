@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from devkit import stack
 from shared.messaging.bus import Bus
-from tests import stack
 
 PARTITIONS = 4
 

@@ -7,19 +7,20 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from devkit import stack
 from shared.messaging.bus import OutgoingMessage
 from shared.messaging.bus.kafka import KafkaBus
-from tests import stack
 
 pytestmark = pytest.mark.kafka
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures" / "events"
 
 
-def run_example(bootstrap: str, topic: str, group: str, state: Path) -> list[dict[str, object]]:
+def run_example(bootstrap: str, topic: str, group: str, state: Path) -> list[dict[str, Any]]:
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "consumer.py"), "--bootstrap", bootstrap, "--group", group,
          "--topic", topic, "--state", str(state), "--idle-exit", "3"],

@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import Column, Integer, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from devkit.waiting import eventually
 from shared.db.columns import new_metadata
 from shared.db.engine import make_engine
 from shared.db.tables import add_platform_tables
@@ -27,10 +28,10 @@ from shared.events import CloudEvent, new_event
 from shared.events.registration import EditionOpened
 from shared.events.types import Host
 from shared.messaging.bus import Bus, Consumer, OutgoingMessage, Producer, ReceivedMessage
+from shared.messaging.bus.port import TopicPartition
 from shared.messaging.inbox import EventConsumer
 from shared.messaging.subscriptions import Subscriptions, subscribe
 from shared.observability.metrics import PlatformMetrics
-from tests.harness import eventually
 
 DEADLINE = 30.0
 EDITION_OPENED = "conference.registration.edition_opened.v1"
@@ -480,8 +481,11 @@ class _DeadLettersFailOnce:
 
         return FlakyProducer()
 
-    def consumer(self, topics: Sequence[str], *, group: str) -> Consumer:
-        return self.inner.consumer(topics, group=group)
+    def consumer(self, topics: Sequence[str], *, group: str, from_beginning: bool = False) -> Consumer:
+        return self.inner.consumer(topics, group=group, from_beginning=from_beginning)
+
+    async def end_offsets(self, topics: Sequence[str]) -> dict[TopicPartition, int]:
+        return await self.inner.end_offsets(topics)
 
     async def ensure_topics(self, topics: Sequence[str]) -> None:
         await self.inner.ensure_topics(topics)

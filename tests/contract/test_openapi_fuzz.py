@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import CheckContext, not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.core.result import Err
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -32,11 +33,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from devkit import stack
+from devkit.processes import ADMIN_TOKEN, EmbeddedPlatform
 from shared.topology import SERVICE_NAMES
-from tests import stack
-from tests.harness import ADMIN_TOKEN, EmbeddedPlatform
+from tests.support.http_checks import PROBLEM
 
-PROBLEM = "application/problem+json"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 MAX_EXAMPLES = 25
 
@@ -132,6 +133,8 @@ def test_every_operation_answers_as_documented(platform: EmbeddedPlatform, servi
     failures: dict[str, str] = {}
     calls: Counter[str] = Counter()
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
         operation = result.ok()
         if (service, operation.method.upper(), operation.path) in SKIP:
             continue

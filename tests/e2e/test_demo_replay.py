@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests import stack
-from tests.e2e import scenario
-from tests.e2e.demo_checks import announced_figures, read_model, run_cli
-from tests.harness import EmbeddedPlatform, eventually, service_processes
+from devkit.processes import EmbeddedPlatform, service_processes
+from devkit.waiting import eventually
+from shared.topology import SERVICE_NAMES
+from tests.support import scenario
+from tests.support.demo import announced_figures, read_model, run_cli
 
 
 async def test_the_replay_on_the_embedded_default_shows_the_announced_figures_and_rebuilds_to_them(
@@ -44,9 +45,9 @@ async def test_the_replay_on_the_embedded_default_shows_the_announced_figures_an
 @pytest.mark.kafka
 async def test_the_replay_on_postgres_and_kafka_shows_the_announced_figures_and_rebuilds_to_them(
         postgres_env: dict[str, str], kafka_env: dict[str, str], tmp_path: Path) -> None:
-    async with service_processes(stack.SERVICES, postgres_env, kafka_env, tmp_path) as procs:
-        urls = scenario.Urls(**{s: p.url for s, p in procs.items()})
-        client_env = {**procs["dashboard"].process_env(), **{f"{s.upper()}_URL": p.url for s, p in procs.items()}}
+    async with service_processes(SERVICE_NAMES, postgres_env, kafka_env, tmp_path) as procs:
+        urls = scenario.Urls(**procs.urls)
+        client_env = {**procs["dashboard"].process_env(), **{f"{s.upper()}_URL": u for s, u in procs.urls.items()}}
         run_cli("demo", "--fast", env=client_env)
         await announced_figures(urls)
         before = await read_model(urls)

@@ -7,21 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from tests import stack
-from tests.e2e import scenario
-from tests.harness import ServiceProcess, service_processes
+from devkit import stack
+from devkit.processes import ServiceProcesses, service_processes
+from shared.topology import SERVICE_NAMES
+from tests.support import scenario
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 
 
-def _urls(procs: dict[str, ServiceProcess]) -> scenario.Urls:
-    return scenario.Urls(**{s: p.url for s, p in procs.items()})
+def _urls(procs: ServiceProcesses) -> scenario.Urls:
+    return scenario.Urls(**procs.urls)
 
 
 @pytest.fixture
 async def processes(postgres_env: dict[str, str], kafka_env: dict[str, str], tmp_path: Path
-                    ) -> AsyncIterator[dict[str, ServiceProcess]]:
-    async with service_processes(stack.SERVICES, postgres_env, kafka_env, tmp_path) as procs:
+                    ) -> AsyncIterator[ServiceProcesses]:
+    async with service_processes(SERVICE_NAMES, postgres_env, kafka_env, tmp_path) as procs:
         yield procs
 
 
@@ -34,7 +35,7 @@ async def private_kafka(tmp_path: Path) -> AsyncIterator[stack.PrivateKafka]:
         broker.stop()
 
 
-async def test_dashboard_converges_and_survives_kill_9(processes: dict[str, ServiceProcess]) -> None:
+async def test_dashboard_converges_and_survives_kill_9(processes: ServiceProcesses) -> None:
     urls = _urls(processes)
     world = await scenario.drive(urls)
     await scenario.assert_converged(urls, world)
@@ -54,7 +55,7 @@ async def test_dashboard_converges_and_survives_kill_9(processes: dict[str, Serv
 async def test_writes_succeed_while_kafka_is_down_and_figures_converge_after(
         postgres_env: dict[str, str], private_kafka: stack.PrivateKafka, tmp_path: Path) -> None:
     kafka_env = private_kafka.start()
-    async with service_processes(stack.SERVICES, postgres_env, kafka_env, tmp_path) as procs:
+    async with service_processes(SERVICE_NAMES, postgres_env, kafka_env, tmp_path) as procs:
         urls = _urls(procs)
         world = await scenario.drive(urls)
         await scenario.assert_converged(urls, world)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import scenario
-from tests.harness import EmbeddedPlatform
+from devkit.processes import EmbeddedPlatform
+from tests.support import scenario
 
 
 @pytest.fixture

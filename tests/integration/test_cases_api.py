@@ -12,15 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from tests.integration.conftest import (
-    Deployment,
-    assert_no_server_error,
-    assert_problem,
-    deploy,
-    edition_body,
-    nothing_written,
-    project_body,
-)
+from tests.support.bodies import edition_body, project_body
+from tests.support.deployment import Deployment, deploy, nothing_written
+from tests.support.http_checks import assert_no_server_error, assert_problem
 
 pytestmark = pytest.mark.postgres
 

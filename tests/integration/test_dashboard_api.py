@@ -11,18 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.harness import eventually
-from tests.integration.conftest import (
-    WEIRD_PATHS,
-    Deployment,
-    assert_no_server_error,
-    assert_problem,
-    delegate_body,
-    deploy,
-    edition_body,
-    organization_body,
-    project_body,
-)
+from devkit.waiting import eventually
+from tests.support.bodies import delegate_body, edition_body, organization_body, project_body
+from tests.support.deployment import Deployment, deploy
+from tests.support.http_checks import WEIRD_PATHS, assert_no_server_error, assert_problem
 
 pytestmark = pytest.mark.postgres
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devkit import stack
 from services.dashboard.app import SERVICE_DIR
 from services.dashboard.consumers import apply_events
 from services.dashboard.models import COUNTER_TABLES
@@ -32,7 +33,6 @@ from shared.events.types import (
     ProjectStatus,
     Sector,
 )
-from tests import stack
 
 pytestmark = pytest.mark.postgres
 COUNTRIES = ["MY", "SG", "TH", "ID", "CN", "KE"]

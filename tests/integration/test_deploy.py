@@ -13,9 +13,10 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
+from devkit.stack import ROOT
 from shared.settings import PlatformSettings
 from shared.topology import SERVICE_NAMES, SERVICE_PORTS
-from tests.ops import GRAFANA_DIR, PROMETHEUS_DIR, ROOT, alert_expressions, run_promtool
+from tests.support.ops import GRAFANA_DIR, PROMETHEUS_DIR, alert_expressions, run_promtool
 
 COMPOSE = ROOT / "docker-compose.yml"
 
@@ -138,9 +139,11 @@ def test_compose_service_matches_its_settings(compose: dict[str, Any], name: str
     assert not others & set(env), "a service must not know another's database"
     assert env.get("CONFERENCE_ADMIN_TOKEN"), "every service needs the same admin token"
     # The environment is what the service's settings read.
-    platform = PlatformSettings(**{k.removeprefix("CONFERENCE_").lower(): v for k, v in env.items()
-                                   if k.startswith("CONFERENCE_") and k.removeprefix("CONFERENCE_").lower()
-                                   in PlatformSettings.model_fields})
+    # Typed Any: the settings parse each string into its field's type (mypy would want each field's type).
+    fields: dict[str, Any] = {k.removeprefix("CONFERENCE_").lower(): v for k, v in env.items()
+                              if k.startswith("CONFERENCE_") and k.removeprefix("CONFERENCE_").lower()
+                              in PlatformSettings.model_fields}
+    platform = PlatformSettings(**fields)
     assert platform.bus == "kafka" and platform.environment == "production"
     assert service["depends_on"] == {"postgres": {"condition": "service_healthy"},
                                      "kafka": {"condition": "service_healthy"}}

@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.integration.conftest import Deployment, assert_problem, deploy, edition_body, organization_body
+from tests.support.bodies import edition_body, organization_body
+from tests.support.deployment import Deployment, deploy
+from tests.support.http_checks import assert_problem
 
 pytestmark = pytest.mark.postgres
 

@@ -12,18 +12,19 @@ from typing import Any
 
 import pytest
 
+from devkit.waiting import eventually
 from shared.observability.logging import json_formatter
 from shared.topology import SERVICE_NAMES
-from tests.harness import eventually
-from tests.integration.conftest import (
-    Deployment,
-    delegate_body,
-    deploy,
-    edition_body,
-    organization_body,
-    project_body,
+from tests.support.bodies import delegate_body, edition_body, organization_body, project_body
+from tests.support.deployment import Deployment, deploy
+from tests.support.ops import (
+    SYNTHETIC,
+    alert_expressions,
+    dashboard_expressions,
+    exposed_names,
+    metric_names,
+    run_promtool,
 )
-from tests.ops import SYNTHETIC, alert_expressions, dashboard_expressions, exposed_names, metric_names, run_promtool
 
 pytestmark = pytest.mark.postgres
 

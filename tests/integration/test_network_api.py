@@ -8,16 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import (
-    WEIRD_PATHS,
-    Deployment,
-    assert_no_server_error,
-    assert_problem,
-    deploy,
-    nothing_written,
-    organization_body,
-    walk_pages,
-)
+from tests.support.bodies import organization_body
+from tests.support.deployment import Deployment, deploy, nothing_written
+from tests.support.http_checks import WEIRD_PATHS, assert_no_server_error, assert_problem, walk_pages
 
 pytestmark = pytest.mark.postgres
 

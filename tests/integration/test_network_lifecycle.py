@@ -14,18 +14,10 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.harness import eventually
-from tests.integration.conftest import (
-    Deployment,
-    assert_no_server_error,
-    assert_problem,
-    databases,
-    deploy,
-    edition_body,
-    nothing_written,
-    organization_body,
-    project_body,
-)
+from devkit.waiting import eventually
+from tests.support.bodies import edition_body, organization_body, project_body
+from tests.support.deployment import Deployment, databases, deploy, nothing_written
+from tests.support.http_checks import assert_no_server_error, assert_problem
 
 pytestmark = pytest.mark.postgres
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from devkit import stack
+from devkit.waiting import eventually
 from services.registration.app import SERVICE_DIR
 from services.registration.models import platform as tables
 from shared.db.engine import make_engine
@@ -20,8 +22,6 @@ from shared.events.types import DelegateCategory, DelegateStatus
 from shared.messaging.bus.embedded import EmbeddedBus
 from shared.messaging.outbox import Outbox, OutboxRelay, UnitOfWork
 from shared.observability.metrics import PlatformMetrics
-from tests import stack
-from tests.harness import eventually
 
 pytestmark = pytest.mark.postgres
 SLOW_POLL = 60.0  # so that only a NOTIFY can wake a relay within the test's patience

@@ -13,20 +13,10 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.harness import eventually
-from tests.integration.conftest import (
-    WEIRD_PATHS,
-    Deployment,
-    assert_no_server_error,
-    assert_problem,
-    databases,
-    deploy,
-    edition_body,
-    nothing_written,
-    organization_body,
-    project_body,
-    walk_pages,
-)
+from devkit.waiting import eventually
+from tests.support.bodies import edition_body, organization_body, project_body
+from tests.support.deployment import Deployment, databases, deploy, nothing_written
+from tests.support.http_checks import WEIRD_PATHS, assert_no_server_error, assert_problem, walk_pages
 
 pytestmark = pytest.mark.postgres
 

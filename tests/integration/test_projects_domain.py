@@ -16,16 +16,9 @@ from typing import Any
 import pytest
 
 from services.projects import api as projects_api
-from tests.integration.conftest import (
-    Deployment,
-    assert_problem,
-    deploy,
-    edition_body,
-    nothing_written,
-    organization_body,
-    project_body,
-    walk_pages,
-)
+from tests.support.bodies import edition_body, organization_body, project_body
+from tests.support.deployment import Deployment, deploy, nothing_written
+from tests.support.http_checks import assert_problem, walk_pages
 
 pytestmark = pytest.mark.postgres
 

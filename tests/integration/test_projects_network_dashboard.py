@@ -18,19 +18,13 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from devkit import stack
+from devkit.waiting import eventually
 from shared.topology import SERVICE_NAMES
-from tests import stack
-from tests.harness import eventually, platform_settings, running_service
-from tests.integration.conftest import (
-    Deployment,
-    databases,
-    delegate_body,
-    deploy,
-    edition_body,
-    organization_body,
-    project_body,
-    walk_pages,
-)
+from tests.support.bodies import delegate_body, edition_body, organization_body, project_body
+from tests.support.deployment import Deployment, databases, deploy
+from tests.support.http_checks import walk_pages
+from tests.support.inprocess import platform_settings, running_service
 
 D = Decimal
 

@@ -28,7 +28,9 @@ from services.registration.schemas import CheckInRequest
 from shared.db.engine import make_engine
 from shared.errors import DomainError
 from shared.messaging.outbox import Outbox
-from tests.integration.conftest import Deployment, assert_problem, delegate_body, deploy, edition_body
+from tests.support.bodies import delegate_body, edition_body
+from tests.support.deployment import Deployment, deploy
+from tests.support.http_checks import assert_problem
 
 pytestmark = pytest.mark.postgres
 
@@ -200,7 +202,7 @@ async def test_the_use_case_itself_never_overbooks_on_40_connections(
     queue = [d for d, state, _, _ in await session_rows(reg, forum["id"]) if state == "waitlisted"]
     outcomes = await asyncio.gather(*(service.withdraw(uow=new_uow(reg, engine), session_id=forum["id"],
                                                        delegate_id=d) for d in enrolled[:WITHDRAWALS]))
-    assert sorted(o.promoted_delegate_id for o in outcomes) == sorted(queue[:WITHDRAWALS])
+    assert sorted(o.promoted_delegate_id or "" for o in outcomes) == sorted(queue[:WITHDRAWALS])
     assert await assert_capacity_holds(reg, forum["id"], CAPACITY) == (CAPACITY, CROWD - CAPACITY - WITHDRAWALS)
     report("direct units of work", enrolments=CROWD, enrolled=states["enrolled"], waitlisted=states["waitlisted"],
            max_lock_waiters=probe["max_lock_waiters"], promoted=len(outcomes))
@@ -224,18 +226,20 @@ async def test_enrolments_withdrawals_and_cancellations_racing_never_overbook_no
         except DomainError as exc:
             return exc.code
 
+    def later(use_case: Callable[..., Awaitable[Any]], **arguments: Any) -> Callable[[], Awaitable[Any]]:
+        """``use_case`` called, on a unit of work of its own, when the returned function is."""
+        return lambda: use_case(uow=new_uow(reg, engine), **arguments)
+
     calls: list[Callable[[], Awaitable[Any]]] = []
     for p in people[30:]:
         for f in forums:
-            calls.append(lambda p=p, f=f: service.enroll(uow=new_uow(reg, engine), session_id=f["id"],
-                                                         delegate_id=p["id"]))
+            calls.append(later(service.enroll, session_id=f["id"], delegate_id=p["id"]))
     for p in people[:8]:
-        calls.append(lambda p=p: service.cancel_delegate(uow=new_uow(reg, engine), delegate_id=p["id"]))
+        calls.append(later(service.cancel_delegate, delegate_id=p["id"]))
     for p in people[8:14]:
-        calls.append(lambda p=p: service.withdraw(uow=new_uow(reg, engine), session_id=forums[0]["id"],
-                                                  delegate_id=p["id"]))
+        calls.append(later(service.withdraw, session_id=forums[0]["id"], delegate_id=p["id"]))
     for p in people[30:36]:  # cancelled while (perhaps) enrolling
-        calls.append(lambda p=p: service.cancel_delegate(uow=new_uow(reg, engine), delegate_id=p["id"]))
+        calls.append(later(service.cancel_delegate, delegate_id=p["id"]))
     outcomes = Counter(await asyncio.wait_for(asyncio.gather(*(run(c) for c in calls)), timeout=60))
     assert set(outcomes) <= {"ok", "delegate_cancelled"}, outcomes
 

@@ -15,16 +15,10 @@ from typing import Any
 
 import pytest
 
-from tests.harness import eventually
-from tests.integration.conftest import (
-    Deployment,
-    assert_problem,
-    delegate_body,
-    deploy,
-    edition_body,
-    nothing_written,
-    walk_pages,
-)
+from devkit.waiting import eventually
+from tests.support.bodies import delegate_body, edition_body
+from tests.support.deployment import Deployment, deploy, nothing_written
+from tests.support.http_checks import assert_problem, walk_pages
 
 pytestmark = pytest.mark.postgres
 
@@ -588,7 +582,7 @@ async def test_enrolment_with_an_idempotency_key(reg: Deployment, edition: dict[
 
 
 async def test_no_request_makes_a_server_error(reg: Deployment, edition: dict[str, Any]) -> None:
-    from tests.integration.conftest import assert_no_server_error
+    from tests.support.http_checks import assert_no_server_error
 
     await assert_no_server_error(reg["registration"], [
         ("PATCH", "/delegates/%00", {"country": "CN"}),

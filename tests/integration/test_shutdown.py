@@ -16,18 +16,20 @@ import sqlite3
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.harness import ADMIN_TOKEN, ServiceProcess, eventually
-from tests.integration.conftest import delegate_body, edition_body
+from devkit.processes import ADMIN_TOKEN, ServiceProcess
+from devkit.waiting import eventually
+from tests.support.bodies import delegate_body, edition_body
 
 EXIT_BOUND_SECONDS = 20.0
 DRAIN_SECONDS = 1.0
 
 
-def _rows(path: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
+def _rows(path: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
     with sqlite3.connect(path, timeout=30) as conn:
         return conn.execute(sql, params).fetchall()
 
@@ -98,8 +100,8 @@ async def test_sigterm_mid_load_loses_no_accepted_request(tmp_path: Path) -> Non
             assert health.status_code == 200
             during_drain = len(accepted)
 
-            codes = await asyncio.gather(_wait_exit(registration, EXIT_BOUND_SECONDS),
-                                         _wait_exit(dashboard, EXIT_BOUND_SECONDS))
+            codes = list(await asyncio.gather(_wait_exit(registration, EXIT_BOUND_SECONDS),
+                                              _wait_exit(dashboard, EXIT_BOUND_SECONDS)))
             elapsed = time.monotonic() - sent
             stop.set()
             await asyncio.gather(*workers)

@@ -1,1 +1,3 @@
-"""Helpers the suites share: fakes for unit tests, deployments and launchers for the others."""
+"""Helpers the suites share (conftest files hold fixtures only): fakes for unit tests, in-process
+deployments, request bodies, HTTP checks, the e2e scenario and the fault-injection load. The launchers
+of real processes and infrastructure are in ``devkit`` (the benchmarks use them too)."""

@@ -9,7 +9,7 @@ import yaml
 from shared.events.asyncapi import to_yaml
 from shared.http.server import GracefulServer
 from shared.observability.metrics import DEAD_LETTER_REASONS, PlatformMetrics, dead_letter_reason_class
-from tests.ops import metric_names
+from tests.support.ops import metric_names
 
 
 def test_the_yaml_emitter_round_trips_awkward_values() -> None:

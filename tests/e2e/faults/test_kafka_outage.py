@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import stack
-from tests.e2e.faults.conftest import Load, assert_nothing_lost, launched
+from devkit import stack
+from tests.support.faults import Load, assert_nothing_lost, launched
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.faults.conftest import Load, assert_nothing_lost, launched
+from tests.support.faults import Load, assert_nothing_lost, launched
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 

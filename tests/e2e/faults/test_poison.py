@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from shared.messaging.inbox import dead_letter_topic
-from tests.e2e.faults.conftest import (
+from tests.support.faults import (
     CREATED_TYPE,
     WRITERS,
     Load,

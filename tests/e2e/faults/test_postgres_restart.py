@@ -14,7 +14,9 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.e2e.faults.conftest import PROBLEM, Load, PrivatePostgres, assert_nothing_lost, launched
+from devkit.stack import PrivatePostgres
+from tests.support.faults import Load, assert_nothing_lost, launched
+from tests.support.http_checks import PROBLEM
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 

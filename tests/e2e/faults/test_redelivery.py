@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.e2e.faults.conftest import (
+from tests.support.faults import (
     CREATED_TYPE,
     WRITERS,
     Load,
@@ -60,7 +61,8 @@ async def test_duplicates_and_out_of_order_events_count_once_and_correctly(
                 registered, cancelled, checked_in = (f"conference.registration.delegate_{t}.v1"
                                                      for t in ("registered", "cancelled", "checked_in"))
                 previous = {"previous": {"country": "SG", "category": "guest", "status": "registered"}}
-                for partition, key, event_type, data in [
+                # (partition, key, type, data), in the order they are produced
+                arrivals: list[tuple[int, str, str, dict[str, Any]]] = [
                     (3, d4, registered, _delegate(edition, d4, "TH", "registered")),
                     (2, d3, registered, _delegate(edition, d3, "SG", "registered")),
                     (2, d3, checked_in, {**_delegate(edition, d3, "SG", "checked_in"), **previous}),
@@ -71,7 +73,8 @@ async def test_duplicates_and_out_of_order_events_count_once_and_correctly(
                     (0, edition, "conference.registration.edition_opened.v1", {
                         "edition_id": edition, "number": 99, "year": 2099, "host": "Sichuan",
                         "starts_on": "2099-07-30", "ends_on": "2099-07-31"}),
-                ]:
+                ]
+                for partition, key, event_type, data in arrivals:
                     await produce(p, topic, crafted_event(event_type, key, data), key=key, partition=partition)
             await load.wait()
         finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shared.messaging.outbox import PAUSE_AFTER_PUBLISH_ENV
-from tests.e2e.faults.conftest import Load, assert_nothing_lost, launched, wait_for_log
+from tests.support.faults import Load, assert_nothing_lost, launched, wait_for_log
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shutil
-import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -28,20 +26,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from sqlalchemy.engine import make_url
 
+from devkit import stack
+from devkit.processes import ADMIN_TOKEN, ServiceProcess, service_processes
+from devkit.waiting import eventually
 from shared.events import InvalidEvent, parse_event
-from tests import stack
-from tests.e2e import scenario
-from tests.harness import ADMIN_TOKEN, ServiceProcess, eventually, free_port
+from shared.topology import SERVICE_NAMES, TOPICS
+from tests.support import scenario
+from tests.support.http_checks import PROBLEM
 
-PROBLEM = "application/problem+json"
 WRITERS = ("registration", "network", "projects")
-TOPICS = {"registration": "conference.registration", "projects": "conference.projects",
-          "network": "conference.network"}
 CREATED_TYPE = {"registration": "conference.registration.delegate_registered.v1",
                 "network": "conference.network.organization_joined.v1",
                 "projects": "conference.projects.project_signed.v1"}
@@ -100,41 +96,20 @@ def metric_sum(text: str, name: str, **labels: str) -> float:
     return total
 
 
-def base_env(kafka_env: Mapping[str, str], prefix: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        **kafka_env,
-        "CONFERENCE_BUS": "kafka",
-        "CONFERENCE_TOPIC_PREFIX": prefix,
-        "CONFERENCE_ADMIN_TOKEN": ADMIN_TOKEN,
-        "CONFERENCE_TOKENS": json.dumps({}),
-        "CONFERENCE_DATA_DIR": str(tmp_path / "data"),
-        # Restarts after a fault are quick: the relay and consumers look for work twice a second.
-        "CONFERENCE_POLL_INTERVAL_SECONDS": "0.5",
-    }
-
-
 @contextlib.asynccontextmanager
 async def launched(postgres_env: Mapping[str, str], kafka_env: Mapping[str, str], tmp_path: Path, *,
                    database_urls: Mapping[str, str] | None = None,
                    extra_env: Mapping[str, Mapping[str, str]] | None = None) -> AsyncIterator[Platform]:
     """The four services as processes on fresh databases (``database_urls`` overrides some), an edition
     opened and known to the projects service's replica. Stopped and their databases dropped after."""
-    fresh = await stack.fresh_databases(dict(postgres_env))
-    urls = {**fresh, **(database_urls or {})}
-    prefix = stack.topic_prefix()
-    env = {**base_env(kafka_env, prefix, tmp_path), **{f"{s.upper()}_DATABASE_URL": u for s, u in urls.items()}}
-    procs = {s: ServiceProcess(s, {**env, **(extra_env or {}).get(s, {})}, tmp_path) for s in stack.SERVICES}
-    platform = Platform(procs=procs, prefix=prefix, bootstrap=stack.kafka_bootstrap(dict(kafka_env)),
-                        database_urls=urls)
-    try:
-        for p in procs.values():
-            p.start()
-        await asyncio.gather(*(p.wait_ready(timeout=90) for p in procs.values()))
+    # Restarts after a fault are quick: the relay and consumers look for work twice a second.
+    async with service_processes(SERVICE_NAMES, postgres_env, kafka_env, tmp_path, database_urls=database_urls,
+                                 service_env=extra_env, ready_timeout=90, CONFERENCE_BUS="kafka",
+                                 CONFERENCE_POLL_INTERVAL_SECONDS="0.5") as processes:
+        platform = Platform(procs=processes.procs, prefix=processes.topic_prefix,
+                            bootstrap=stack.kafka_bootstrap(kafka_env), database_urls=processes.database_urls)
         platform.edition_id = await _open_edition(platform)
         yield platform
-    finally:
-        await asyncio.gather(*(asyncio.to_thread(p.stop) for p in procs.values()))
-        await drop_databases(postgres_env, fresh.values())
 
 
 async def _open_edition(platform: Platform) -> str:
@@ -158,43 +133,11 @@ async def _open_edition(platform: Platform) -> str:
     return edition_id
 
 
-async def drop_databases(postgres_env: Mapping[str, str], urls: Iterable[str]) -> None:
-    server = make_url(postgres_env["REGISTRATION_DATABASE_URL"]).set(drivername="postgresql", database="postgres")
-    with contextlib.suppress(Exception):
-        conn = await asyncpg.connect(server.render_as_string(hide_password=False))
-        try:
-            for url in urls:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-
 def client(**kwargs: Any) -> httpx.AsyncClient:
     # No keep-alive: a request to a killed process fails to *connect* (surely not accepted) instead of
     # being written to a dead pooled connection (outcome unknown).
     return httpx.AsyncClient(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=15,
                              limits=httpx.Limits(max_keepalive_connections=0), **kwargs)
-
-
-class PrivatePostgres:
-    """A PostgreSQL cluster of one test's own (deploy/local/postgres.sh with its own port and state
-    directory), so that restarting it takes down one service's database and nobody else's."""
-
-    def __init__(self) -> None:
-        self.state_dir = Path(tempfile.mkdtemp(prefix="conference-faults-pg-"))
-        self.env = {"CONFERENCE_PG_PORT": str(free_port()), "CONFERENCE_STATE_DIR": str(self.state_dir)}
-
-    def start(self) -> dict[str, str]:
-        stack._script("postgres.sh", "start", self.env)
-        return stack._exports(stack._script("postgres.sh", "env", self.env))
-
-    def stop(self) -> None:
-        stack._script("postgres.sh", "stop", self.env)
-
-    def remove(self) -> None:
-        with contextlib.suppress(Exception):
-            self.stop()
-        shutil.rmtree(self.state_dir, ignore_errors=True)
 
 
 # -- the load ---------------------------------------------------------------------------------------------

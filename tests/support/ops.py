@@ -7,12 +7,12 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from devkit.stack import ROOT
+
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 GRAFANA_DIR = ROOT / "deploy" / "grafana"
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from tests.e2e import scenario
-from tests.harness import eventually
+from devkit.waiting import eventually
+from tests.support import scenario
 
 
 def run_cli(*args: str, env: dict[str, str], timeout: float = 600) -> str:
@@ -25,7 +25,7 @@ async def announced_figures(urls: scenario.Urls) -> dict[str, Any]:
         async def settled() -> bool:
             dashboard, stats = await scenario.figures(c, urls)
             assert dashboard == stats, f"dashboard {dashboard} != services {stats}"
-            return dashboard["projects"]["signed"] == 66
+            return bool(dashboard["projects"]["signed"] == 66)
         await eventually(settled, timeout=180, interval=0.2)
         totals: dict[str, Any] = (await c.get(f"{urls.dashboard}/totals")).json()
     assert totals["delegates"]["registered"] > 500

@@ -1,4 +1,5 @@
-"""Run services for tests: in-process (ASGI, for integration tests) or as real processes (e2e)."""
+"""The platform's services as OS processes: ``conference serve <service>`` each on a fresh database, or
+``conference run`` (all four, embedded mode) as one process, on free ports."""
 
 from __future__ import annotations
 
@@ -7,74 +8,20 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from services.cli import SERVICES
-from shared.db.migrations import migrate
-from shared.settings import PlatformSettings, ServiceSettings
+from devkit import stack
+from devkit.ports import free_port
+from devkit.waiting import eventually
 from shared.topology import BY_NAME, SERVICE_NAMES
-from tests import stack
 
 ADMIN_TOKEN = "test-admin-token"
-ROLE_TOKENS = {"registrar-token": ["registrar"], "projects-token": ["projects"], "network-token": ["network"],
-               "checkin-token": ["checkin"]}
-
-
-def platform_settings(*, bus: str, data_dir: Path, topic_prefix: str, kafka_bootstrap: str = "127.0.0.1:9092",
-                      **overrides: Any) -> PlatformSettings:
-    import json
-
-    return PlatformSettings(bus=bus, data_dir=data_dir, topic_prefix=topic_prefix, kafka_bootstrap=kafka_bootstrap,
-                            admin_token=ADMIN_TOKEN, tokens=json.dumps(ROLE_TOKENS), **overrides)
-
-
-@contextlib.asynccontextmanager
-async def running_service(service: str, platform: PlatformSettings, database_url: str | None = None
-                          ) -> AsyncIterator[httpx.AsyncClient]:
-    """The service's app with its lifespan (relay, consumers) running, behind an httpx client."""
-    settings = ServiceSettings(service, platform, database_url=database_url)
-    create_app, service_dir = SERVICES[service]
-    await migrate(service_dir, settings.database_url)
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=f"http://{service}",
-                                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 30.0,
-                     interval: float = 0.05) -> Any:
-    """Poll ``check`` until it returns a truthy value (or stops raising AssertionError)."""
-    deadline = time.monotonic() + timeout
-    last: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = await check()
-            if result:
-                return result
-        except AssertionError as exc:
-            last = exc
-        await asyncio.sleep(interval)
-    if last is not None:
-        raise last
-    raise AssertionError(f"condition not met within {timeout}s")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class ServiceProcess:
@@ -126,25 +73,50 @@ class ServiceProcess:
                 self.kill()
 
 
+@dataclass
+class ServiceProcesses:
+    """What :func:`service_processes` started: the processes by service, their topic prefix and databases."""
+
+    procs: dict[str, ServiceProcess]
+    topic_prefix: str
+    database_urls: dict[str, str]
+
+    def __getitem__(self, service: str) -> ServiceProcess:
+        return self.procs[service]
+
+    def url(self, service: str) -> str:
+        return self.procs[service].url
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {s: p.url for s, p in self.procs.items()}
+
+
 @contextlib.asynccontextmanager
-async def service_processes(names: Iterable[str], postgres_env: dict[str, str], kafka_env: dict[str, str],
-                            work_dir: Path, **extra_env: str) -> AsyncIterator[dict[str, ServiceProcess]]:
-    """``conference serve`` for each service, as OS processes on fresh PostgreSQL databases and a fresh
-    topic prefix on Kafka; ready when yielded, stopped after."""
-    databases = await stack.fresh_databases(postgres_env)
-    env = {**kafka_env, "CONFERENCE_TOPIC_PREFIX": stack.topic_prefix(), "CONFERENCE_ADMIN_TOKEN": ADMIN_TOKEN,
-           "CONFERENCE_TOKENS": json.dumps({}), "CONFERENCE_DATA_DIR": str(work_dir / "data"),
-           **{f"{s.upper()}_DATABASE_URL": url for s, url in databases.items()}, **extra_env}
-    procs = {name: ServiceProcess(name, env, work_dir) for name in names}
+async def service_processes(names: Iterable[str], postgres_env: Mapping[str, str], kafka_env: Mapping[str, str],
+                            work_dir: Path, *, database_urls: Mapping[str, str] | None = None,
+                            service_env: Mapping[str, Mapping[str, str]] | None = None, ready_timeout: float = 60.0,
+                            **extra_env: str) -> AsyncIterator[ServiceProcesses]:
+    """``conference serve`` for each service, as OS processes on fresh PostgreSQL databases (``database_urls``
+    replaces some) and a fresh topic prefix on Kafka, with ``extra_env`` for all and ``service_env`` per
+    service; ready when yielded, stopped and the fresh databases dropped after."""
+    fresh = await stack.fresh_databases(postgres_env)
     try:
-        for p in procs.values():
-            p.start()
-        for p in procs.values():
-            await p.wait_ready()
-        yield procs
+        urls = {**fresh, **(database_urls or {})}
+        prefix = stack.topic_prefix()
+        env = {**kafka_env, "CONFERENCE_TOPIC_PREFIX": prefix, "CONFERENCE_ADMIN_TOKEN": ADMIN_TOKEN,
+               "CONFERENCE_TOKENS": json.dumps({}), "CONFERENCE_DATA_DIR": str(work_dir / "data"),
+               **{f"{s.upper()}_DATABASE_URL": url for s, url in urls.items()}, **extra_env}
+        procs = {name: ServiceProcess(name, {**env, **(service_env or {}).get(name, {})}, work_dir) for name in names}
+        try:
+            for p in procs.values():
+                p.start()
+            await asyncio.gather(*(p.wait_ready(timeout=ready_timeout) for p in procs.values()))
+            yield ServiceProcesses(procs=procs, topic_prefix=prefix, database_urls=urls)
+        finally:
+            await asyncio.gather(*(asyncio.to_thread(p.stop) for p in procs.values()))
     finally:
-        for p in procs.values():
-            p.stop()
+        await stack.drop_databases(postgres_env, fresh.values())
 
 
 class EmbeddedPlatform:
@@ -154,7 +126,7 @@ class EmbeddedPlatform:
         self.data_dir = data_dir
         self.log_path = log_path
         self.extra_args = extra_args
-        self.base = _free_base_port()
+        self.base = free_port(len(SERVICE_NAMES))
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -169,12 +141,16 @@ class EmbeddedPlatform:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{BY_NAME[service].port_from(self.base)}"
 
+    @property
+    def urls(self) -> dict[str, str]:
+        return {s: self.url(s) for s in SERVICE_NAMES}
+
     async def start(self, *extra_args: str) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "run", "--base-port", str(self.base), *self.extra_args,
              *extra_args], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        urls = [self.url(s) for s in SERVICE_NAMES]
+        urls = list(self.urls.values())
         async with httpx.AsyncClient() as client:
             async def up() -> bool:
                 assert self.process is not None and self.process.poll() is None, self.log_path.read_text()[-3000:]
@@ -192,19 +168,3 @@ class EmbeddedPlatform:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
-
-
-def _free_base_port() -> int:
-    while True:
-        base = free_port()
-        if base + len(SERVICE_NAMES) < 65535 and all(_port_free(base + i) for i in range(len(SERVICE_NAMES))):
-            return base
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False

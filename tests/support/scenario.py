@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 
-from tests.harness import ADMIN_TOKEN, eventually
+from devkit.processes import ADMIN_TOKEN
+from devkit.waiting import eventually
 
 _serial = itertools.count()
 
