@@ -45,7 +45,7 @@ async def countries(conn: ReadConnDep,
 @router.get("/overview", response_model=Overview, tags=["live page"],
             summary="What the live page shows: the current edition's figures, countries and Top-10 cases")
 async def overview(conn: ReadConnDep) -> Overview:
-    return await service.overview(conn, today=datetime.now(UTC).date())
+    return await service.overview(conn, now=datetime.now(UTC))
 
 
 @router.get("/stream", tags=["live page"], response_class=EventSourceResponse,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Table, select
+from sqlalchemy import Row, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.dashboard import domain
@@ -30,85 +29,149 @@ from shared.events.registration import DelegateState, EditionOpened
 from shared.events.types import DelegateStatus, OrganizationStatus, ProjectStatus
 from shared.messaging.subscriptions import Subscriptions, subscribe
 
-
-@dataclass(frozen=True)
-class _Kind:
-    """How one kind of entity is remembered (``seen_*``) and how its state moves the counters."""
-
-    payload: type[BaseModel]
-    table: Table
-    key: str
-    id_of: Callable[[Any], str]
-    facts_of_payload: Callable[[Any], Any]
-    facts_of_row: Callable[[Any], Any]
-    row_of: Callable[[str, Any], dict[str, Any]]
-    contribution: Callable[[Any], domain.Contribution]
-
-
-KINDS = (
-    _Kind(DelegateState, seen_delegates, "delegate_id", lambda p: p.delegate_id,
-          lambda p: domain.DelegateFacts(p.edition_id, p.country, p.status),
-          lambda r: domain.DelegateFacts(r.edition_id, r.country, DelegateStatus(r.status)),
-          lambda i, f: {"delegate_id": i, "edition_id": f.edition_id, "country": f.country, "status": f.status.value},
-          domain.delegate_contribution),
-    _Kind(ProjectState, seen_projects, "project_id", lambda p: p.project_id,
-          lambda p: domain.ProjectFacts(p.edition_id, p.sector.value, p.status, p.amount_cny,
-                                        tuple(sorted(set(p.countries)))),
-          lambda r: domain.ProjectFacts(r.edition_id, r.sector, ProjectStatus(r.status), Decimal(r.amount_fen) / 100,
-                                        tuple(c for c in r.countries.split(",") if c)),
-          lambda i, f: {"project_id": i, "edition_id": f.edition_id, "sector": f.sector, "status": f.status.value,
-                        "amount_fen": int(f.amount_cny * 100), "countries": ",".join(f.countries)},
-          domain.project_contribution),
-    _Kind(OrganizationState, seen_organizations, "organization_id", lambda p: p.organization_id,
-          lambda p: domain.OrganizationFacts(p.country, p.status),
-          lambda r: domain.OrganizationFacts(r.country, OrganizationStatus(r.status)),
-          lambda i, f: {"organization_id": i, "country": f.country, "status": f.status.value},
-          domain.organization_contribution),
-)
+P = TypeVar("P", bound=BaseModel)
+F = TypeVar("F")
 _LOOKUP_CHUNK = 1000
 
 
-def _kind_of(payload: BaseModel) -> _Kind | None:
-    return next((k for k in KINDS if isinstance(payload, k.payload)), None)
+class EntityProjection(ABC, Generic[P, F]):
+    """How one kind of entity is remembered (its ``seen_*`` table) and how its state moves the counters."""
+
+    payload: type[P]
+    table: Table
+    key: str  # the entity's id column
+
+    @abstractmethod
+    def id_of(self, payload: P) -> str: ...
+
+    @abstractmethod
+    def facts_of_payload(self, payload: P) -> F: ...
+
+    @abstractmethod
+    def facts_of_row(self, row: Row[Any]) -> F: ...
+
+    @abstractmethod
+    def row_of(self, entity_id: str, facts: F) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def contribution(self, facts: F | None) -> domain.Contribution: ...
+
+    async def fold(self, conn: AsyncConnection, payloads: list[BaseModel], delta: domain.Contribution
+                   ) -> list[dict[str, Any]]:
+        """Add this kind's events, in order, to ``delta``; return the rows to store for the entities they changed.
+
+        The last state seen of every entity in the batch is read at once; each event moves the counters
+        by ``contribution(new) - contribution(old)``, so the same entity twice in a batch chains correctly.
+        """
+        mine = [p for p in payloads if isinstance(p, self.payload)]
+        ids = sorted({self.id_of(p) for p in mine})
+        known: dict[str, F] = {}
+        for i in range(0, len(ids), _LOOKUP_CHUNK):
+            rows = (await conn.execute(select(self.table).where(
+                self.table.c[self.key].in_(ids[i:i + _LOOKUP_CHUNK])))).all()
+            known.update({r._mapping[self.key]: self.facts_of_row(r) for r in rows})
+        changed: dict[str, F] = {}
+        for payload in mine:
+            entity_id, new = self.id_of(payload), self.facts_of_payload(payload)
+            domain.accumulate(delta, domain.change(self.contribution(known.get(entity_id)), self.contribution(new)))
+            known[entity_id] = changed[entity_id] = new
+        return [self.row_of(i, f) for i, f in changed.items()]
+
+
+class DelegateProjection(EntityProjection[DelegateState, domain.DelegateFacts]):
+    payload = DelegateState
+    table = seen_delegates
+    key = "delegate_id"
+
+    def id_of(self, payload: DelegateState) -> str:
+        return payload.delegate_id
+
+    def facts_of_payload(self, payload: DelegateState) -> domain.DelegateFacts:
+        return domain.DelegateFacts(payload.edition_id, payload.country, payload.status)
+
+    def facts_of_row(self, row: Row[Any]) -> domain.DelegateFacts:
+        return domain.DelegateFacts(row.edition_id, row.country, DelegateStatus(row.status))
+
+    def row_of(self, entity_id: str, facts: domain.DelegateFacts) -> dict[str, Any]:
+        return {"delegate_id": entity_id, "edition_id": facts.edition_id, "country": facts.country,
+                "status": facts.status.value}
+
+    def contribution(self, facts: domain.DelegateFacts | None) -> domain.Contribution:
+        return domain.delegate_contribution(facts)
+
+
+class ProjectProjection(EntityProjection[ProjectState, domain.ProjectFacts]):
+    payload = ProjectState
+    table = seen_projects
+    key = "project_id"
+
+    def id_of(self, payload: ProjectState) -> str:
+        return payload.project_id
+
+    def facts_of_payload(self, payload: ProjectState) -> domain.ProjectFacts:
+        return domain.ProjectFacts(payload.edition_id, payload.sector.value, payload.status, payload.amount_cny,
+                                   tuple(sorted(set(payload.countries))))
+
+    def facts_of_row(self, row: Row[Any]) -> domain.ProjectFacts:
+        return domain.ProjectFacts(row.edition_id, row.sector, ProjectStatus(row.status),
+                                   Decimal(row.amount_fen) / 100, tuple(c for c in row.countries.split(",") if c))
+
+    def row_of(self, entity_id: str, facts: domain.ProjectFacts) -> dict[str, Any]:
+        return {"project_id": entity_id, "edition_id": facts.edition_id, "sector": facts.sector,
+                "status": facts.status.value, "amount_fen": int(facts.amount_cny * 100),
+                "countries": ",".join(facts.countries)}
+
+    def contribution(self, facts: domain.ProjectFacts | None) -> domain.Contribution:
+        return domain.project_contribution(facts)
+
+
+class OrganizationProjection(EntityProjection[OrganizationState, domain.OrganizationFacts]):
+    payload = OrganizationState
+    table = seen_organizations
+    key = "organization_id"
+
+    def id_of(self, payload: OrganizationState) -> str:
+        return payload.organization_id
+
+    def facts_of_payload(self, payload: OrganizationState) -> domain.OrganizationFacts:
+        return domain.OrganizationFacts(payload.country, payload.status)
+
+    def facts_of_row(self, row: Row[Any]) -> domain.OrganizationFacts:
+        return domain.OrganizationFacts(row.country, OrganizationStatus(row.status))
+
+    def row_of(self, entity_id: str, facts: domain.OrganizationFacts) -> dict[str, Any]:
+        return {"organization_id": entity_id, "country": facts.country, "status": facts.status.value}
+
+    def contribution(self, facts: domain.OrganizationFacts | None) -> domain.Contribution:
+        return domain.organization_contribution(facts)
+
+
+PROJECTIONS: tuple[EntityProjection[Any, Any], ...] = (
+    DelegateProjection(), ProjectProjection(), OrganizationProjection())
+
+
+def _edition_row(payload: EditionOpened) -> dict[str, Any]:
+    return {"edition_id": payload.edition_id, "number": payload.number, "year": payload.year,
+            "host": payload.host.value, "city": payload.city, "theme": payload.theme,
+            "starts_on": payload.starts_on.isoformat()}
 
 
 async def apply_events(conn: AsyncConnection, events: list[tuple[CloudEvent, BaseModel]]) -> None:
     """Apply new events, in order, with a handful of statements whatever their number.
 
-    The last state seen of every entity in the batch is read at once; each event moves the counters by
-    ``contribution(new) - contribution(old)`` in memory; then the entity rows, the counter deltas,
-    editions and cases are written in bulk. The same entity twice in a batch chains correctly.
+    Each entity kind reads the last state of its entities in the batch at once and moves the counters
+    in memory (``EntityProjection.fold``); then the entity rows, the counter deltas, editions and cases
+    are written in bulk.
     """
-    known: dict[_Kind, dict[str, Any]] = {}
-    for kind in KINDS:
-        ids = sorted({kind.id_of(p) for _, p in events if isinstance(p, kind.payload)})
-        known[kind] = {}
-        for i in range(0, len(ids), _LOOKUP_CHUNK):
-            rows = (await conn.execute(select(kind.table).where(
-                kind.table.c[kind.key].in_(ids[i:i + _LOOKUP_CHUNK])))).all()
-            known[kind].update({getattr(r, kind.key): kind.facts_of_row(r) for r in rows})
-    changed: dict[_Kind, dict[str, Any]] = {kind: {} for kind in KINDS}
+    payloads = [payload for _, payload in events]
     delta: domain.Contribution = {}
-    edition_rows: dict[str, dict[str, Any]] = {}
-    case_changes: list[tuple[str, Any]] = []
-    for _, payload in events:
-        entity_kind = _kind_of(payload)
-        if entity_kind is not None:
-            entity_id, new = entity_kind.id_of(payload), entity_kind.facts_of_payload(payload)
-            old = known[entity_kind].get(entity_id)
-            domain.accumulate(delta, domain.change(entity_kind.contribution(old), entity_kind.contribution(new)))
-            known[entity_kind][entity_id] = changed[entity_kind][entity_id] = new
-        elif isinstance(payload, EditionOpened):
-            edition_rows[payload.edition_id] = {
-                "edition_id": payload.edition_id, "number": payload.number, "year": payload.year,
-                "host": payload.host.value, "city": payload.city, "theme": payload.theme,
-                "starts_on": payload.starts_on.isoformat()}
-        elif isinstance(payload, (CaseFeatured, CaseUnfeatured)):
-            case_changes.append((type(payload).__name__, payload))
-    for kind, entities in changed.items():
-        if entities:
-            await conn.execute(upsert_replacing(conn, kind.table, [kind.key], None),
-                               [kind.row_of(i, f) for i, f in entities.items()])
+    entity_rows = [(projection, await projection.fold(conn, payloads, delta)) for projection in PROJECTIONS]
+    edition_rows = {p.edition_id: _edition_row(p) for p in payloads if isinstance(p, EditionOpened)}
+    # In order: a case may be featured and unfeatured in one batch.
+    case_changes = [p for p in payloads if isinstance(p, (CaseFeatured, CaseUnfeatured))]
+    for projection, rows in entity_rows:
+        if rows:
+            await conn.execute(upsert_replacing(conn, projection.table, [projection.key], None), rows)
     for table_name, counter_rows in sorted(delta.items()):
         table, keys, columns = COUNTER_TABLES[table_name]
         # Sorted keys: concurrent dashboard replicas lock counter rows in one order, never deadlock.
@@ -117,14 +180,14 @@ async def apply_events(conn: AsyncConnection, events: list[tuple[CloudEvent, Bas
             for key, moved in sorted(counter_rows.items(), key=lambda item: [str(k) for k in item[0]])])
     if edition_rows:
         await conn.execute(upsert_replacing(conn, editions, ["edition_id"], None), list(edition_rows.values()))
-    for name, payload in case_changes:  # in order: a case may be featured and unfeatured in one batch
-        if name == "CaseFeatured":
+    for case in case_changes:
+        if isinstance(case, CaseFeatured):
             await conn.execute(upsert_replacing(conn, featured_cases, ["case_id"], {
-                "case_id": payload.case_id, "edition_id": payload.edition_id, "rank": payload.rank,
-                "title": payload.title, "sector": payload.sector.value, "enterprise": payload.enterprise,
-                "country": payload.country}))
+                "case_id": case.case_id, "edition_id": case.edition_id, "rank": case.rank,
+                "title": case.title, "sector": case.sector.value, "enterprise": case.enterprise,
+                "country": case.country}))
         else:
-            await conn.execute(featured_cases.delete().where(featured_cases.c.case_id == payload.case_id))
+            await conn.execute(featured_cases.delete().where(featured_cases.c.case_id == case.case_id))
     if delta or case_changes:
         await conn.execute(upsert_replacing(conn, read_model_state, ["name"],
                                             {"name": "totals", "updated_at": datetime.now(UTC)}))
