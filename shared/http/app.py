@@ -127,8 +127,12 @@ def create_service_app(
 
 
 async def _ensure_topics(bus: Bus, topics: list[str]) -> None:
-    async def create(_: Backoff) -> None:
-        await bus.ensure_topics(topics)
+    created = False
 
-    await supervise(create, name="topic creation",
+    async def create(_: Backoff) -> None:
+        nonlocal created
+        await bus.ensure_topics(topics)
+        created = True
+
+    await supervise(create, name="topic creation", stopping=lambda: created,
                     on_error=lambda exc: log.warning("cannot create topics yet: %r", exc))

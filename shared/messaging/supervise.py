@@ -1,8 +1,9 @@
 """One retry loop for every long-running piece of plumbing (outbox relay, consumers, topic creation).
 
-The work runs until it returns; when it raises, the error is reported and the work runs again after
-an exponential pause (0.2 s doubling to 5 s). The work calls ``backoff.reset()`` once it is connected,
-so the next outage starts again from a short pause.
+The work runs again and again until ``stopping()`` is true: after it raises (the error is reported) and
+also after it returns (a relay that lost its leadership connection returns, and must lead again), each
+time after an exponential pause (0.2 s doubling to 5 s). The work calls ``backoff.reset()`` once it is
+connected, so the next outage starts again from a short pause.
 """
 
 from __future__ import annotations
@@ -34,15 +35,13 @@ class Backoff:
         return pause
 
 
-async def supervise(work: Callable[[Backoff], Awaitable[None]], *, name: str,
-                    stopping: Callable[[], bool] = lambda: False,
+async def supervise(work: Callable[[Backoff], Awaitable[None]], *, name: str, stopping: Callable[[], bool],
                     on_error: Callable[[Exception], None] | None = None) -> None:
-    """Runs ``work`` until it returns normally or, after a failure, until ``stopping()`` is true."""
+    """Runs ``work`` until ``stopping()`` is true, restarting it whenever it returns or raises."""
     backoff = Backoff()
-    while True:
+    while not stopping():
         try:
             await work(backoff)
-            return
         except asyncio.CancelledError:
             raise
         except Exception as exc:
