@@ -67,14 +67,21 @@ class Deployment:
         return int(row[0])
 
     def bus_events(self, service: str) -> list[dict[str, Any]]:
-        """The CloudEvents ``service`` published on the embedded log, in append order."""
+        """The CloudEvents ``service`` published on the embedded log, in the order they were emitted.
+
+        One relay batch is appended at one instant across partitions (and a partition's offsets say
+        nothing of another's), so within an append the events' own ``time`` decides."""
         conn = sqlite3.connect(self.bus_path, timeout=30)
         try:
-            rows = conn.execute('SELECT value FROM records WHERE topic = ? ORDER BY appended_at, partition, "offset"',
+            rows = conn.execute('SELECT appended_at, value FROM records WHERE topic = ? '
+                                'ORDER BY appended_at, partition, "offset"',
                                 (self.topic_prefix + TOPICS[service],)).fetchall()
         finally:
             conn.close()
-        return [json.loads(bytes(value)) for (value,) in rows]
+        events = [(appended_at, json.loads(bytes(value))) for appended_at, value in rows]
+        # Stable sort: events of one partition with the same timestamp keep their offset order.
+        events.sort(key=lambda item: (item[0], item[1]["time"]))
+        return [event for _, event in events]
 
     async def scalar(self, service: str, sql: str, **params: Any) -> Any:
         async with self.engines[service].connect() as conn:
