@@ -120,9 +120,12 @@ async def service_processes(names: Iterable[str], postgres_env: Mapping[str, str
 
 
 class EmbeddedPlatform:
-    """``conference run`` (all four services, embedded mode) as one OS process on free ports."""
+    """``conference run`` (all four services, embedded mode) as one OS process on free ports; with
+    ``admin_token=None`` the platform makes up its development token (``data_dir/.dev-token``)."""
 
-    def __init__(self, data_dir: Path, log_path: Path, *extra_args: str) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, *extra_args: str, admin_token: str | None = ADMIN_TOKEN
+                 ) -> None:
+        self.admin_token = admin_token
         self.data_dir = data_dir
         self.log_path = log_path
         self.extra_args = extra_args
@@ -131,8 +134,10 @@ class EmbeddedPlatform:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {**os.environ, "CONFERENCE_DATA_DIR": str(self.data_dir), "CONFERENCE_ADMIN_TOKEN": ADMIN_TOKEN,
-               "CONFERENCE_BUS": "embedded"}
+        env = {**os.environ, "CONFERENCE_DATA_DIR": str(self.data_dir), "CONFERENCE_BUS": "embedded"}
+        env.pop("CONFERENCE_ADMIN_TOKEN", None)
+        if self.admin_token is not None:
+            env["CONFERENCE_ADMIN_TOKEN"] = self.admin_token
         for name in SERVICE_NAMES:
             env.pop(f"{name.upper()}_DATABASE_URL", None)
             env[f"{name.upper()}_URL"] = self.url(name)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,7 +25,7 @@ from shared.db.migrations import run_migrations
 from shared.events.asyncapi import render as render_asyncapi
 from shared.http.server import GracefulServer, ShutdownSettings
 from shared.observability.logging import configure_logging
-from shared.settings import PlatformSettings, ServiceSettings
+from shared.settings import PlatformSettings, ServiceSettings, configuration_problem
 from shared.topology import SERVICE_NAMES, SERVICE_PORTS
 from shared.topology import SERVICES as TOPOLOGY
 
@@ -72,8 +73,8 @@ def serve(
     _check_service(service)
     configure_logging(service)
     platform = PlatformSettings()
-    token = platform.ensure_admin_token()
     settings = ServiceSettings(service, platform)
+    token = platform.ensure_admin_token(on_postgres=settings.is_postgres)
     migrate_service(settings)
     console.print(f"{service} on http://{host}:{port or SERVICE_PORTS[service]} — bus: {platform.bus}, "
                   f"db: {_redact(settings.database_url)}")
@@ -106,8 +107,8 @@ def run(
     """Start all four services in one process (embedded bus and SQLite unless configured otherwise)."""
     configure_logging(default_level="WARNING")  # a terminal for people: URLs, progress, problems
     platform = PlatformSettings()
-    token = platform.ensure_admin_token()
     settings = {name: ServiceSettings(name, platform) for name in SERVICE_NAMES}
+    token = platform.ensure_admin_token(on_postgres=any(s.is_postgres for s in settings.values()))
     for name in SERVICE_NAMES:
         migrate_service(settings[name])
     console.print(f"[bold]Conference platform[/] — bus: {platform.bus}, data: {platform.data_dir.resolve()}")
@@ -217,7 +218,16 @@ def _redact(url: str) -> str:
 
 
 def main() -> None:
-    cli()
+    """The entry point: a configuration mistake ends the process with one line on stderr and exit
+    status 2, before anything starts (no traceback: there is nothing to debug, only a setting to fix)."""
+    try:
+        cli()
+    except Exception as exc:
+        problem = configuration_problem(exc)
+        if problem is None:
+            raise
+        print(f"conference: configuration error: {problem}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

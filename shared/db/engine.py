@@ -6,14 +6,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from shared.files import private_file
 
 
 def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> AsyncEngine:
     """An engine for ``url``. On SQLite, ``read_only`` engines begin DEFERRED transactions so that
     readers (GET requests) never queue behind writers for the write lock; on PostgreSQL it is the same."""
     if url.startswith("sqlite"):
-        ensure_sqlite_dir(url)
+        prepare_sqlite_file(url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling breaks SAVEPOINT; take it over (SQLAlchemy docs).
@@ -27,11 +30,13 @@ def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> As
                                pool_recycle=1800)
 
 
-def ensure_sqlite_dir(url: str) -> None:
+def prepare_sqlite_file(url: str) -> None:
+    """Create a SQLite database's file (0600, so its WAL and SHM files are 0600 too) and its directory
+    (0700) before SQLite would create them with the umask's modes; nothing for other URLs."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            private_file(Path(database))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared.db.engine import ensure_sqlite_dir
+from shared.db.engine import prepare_sqlite_file
 from shared.db.tables import AUTO_ID
 
 
@@ -125,7 +125,7 @@ def recreate_schema(service_dir: Path, database_url: str) -> None:
 def _alembic_config(service_dir: Path, database_url: str) -> Any:
     from alembic.config import Config
 
-    ensure_sqlite_dir(database_url)
+    prepare_sqlite_file(database_url)
     config = Config(str(service_dir / "alembic.ini"))
     config.set_main_option("script_location", str(service_dir / "migrations"))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))

@@ -8,8 +8,9 @@ from fastapi import Request
 from fastapi.security import HTTPBearer
 
 from shared.errors import DomainError
+from shared.settings import ROLES, Role
 
-ROLES = ("admin", "registrar", "checkin", "projects", "network")
+__all__ = ["ROLES", "Forbidden", "Role", "Unauthenticated", "current_roles", "require_role"]
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>`")
 
 
@@ -25,8 +26,12 @@ class Forbidden(DomainError):
     title = "Not allowed for this token"
 
 
-def require_role(*roles: str) -> Callable[..., Awaitable[frozenset[str]]]:
-    """A dependency that lets the request through when the token carries one of ``roles``."""
+def require_role(*roles: Role) -> Callable[..., Awaitable[frozenset[str]]]:
+    """A dependency that lets the request through when the token carries one of ``roles`` (of ``ROLES``:
+    the same set ``CONFERENCE_TOKENS`` is checked against at start)."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown role(s) {sorted(unknown)}; roles are {', '.join(ROLES)}")
     allowed = frozenset(roles) | {"admin"}
 
     async def check(request: Request) -> frozenset[str]:

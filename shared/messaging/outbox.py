@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.db.tables import PlatformTables
 from shared.events import CATALOGUE, CloudEvent, new_event
+from shared.files import private_file
 from shared.messaging.bus import Bus, OutgoingMessage, Producer
 from shared.messaging.supervise import Backoff, supervise
 from shared.observability.logging import request_id_var
@@ -209,7 +210,7 @@ class OutboxRelay:
     @contextlib.asynccontextmanager
     async def _file_leadership(self) -> AsyncIterator[Any]:
         assert self.lock_path is not None
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.lock_path)
         with self.lock_path.open("w") as handle:
             while True:
                 try:

@@ -4,6 +4,7 @@ against the services' settings (no Docker engine on the build machines: parse an
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,9 +17,19 @@ from sqlalchemy.engine import make_url
 from devkit.stack import ROOT
 from shared.settings import PlatformSettings
 from shared.topology import SERVICE_NAMES, SERVICE_PORTS
-from tests.support.ops import GRAFANA_DIR, PROMETHEUS_DIR, alert_expressions, run_promtool
+from tests.support.ops import (
+    GRAFANA_DIR,
+    PROMETHEUS_DIR,
+    ComposeVariableMissing,
+    alert_expressions,
+    interpolate,
+    run_promtool,
+)
 
 COMPOSE = ROOT / "docker-compose.yml"
+# What an operator exports before `docker compose up` (the secrets compose requires).
+OPERATOR_ENV = {"CONFERENCE_ADMIN_TOKEN": "0123456789abcdef0123456789abcdef", "GRAFANA_ADMIN_PASSWORD": "grafana-pw",
+                "POSTGRES_PASSWORD": "pw"}
 
 
 @pytest.fixture(scope="module")
@@ -130,14 +141,15 @@ def test_compose_service_matches_its_settings(compose: dict[str, Any], name: str
     assert command[command.index("--port") + 1] == str(port)
     assert command[command.index("--host") + 1] == "0.0.0.0"
     assert service["ports"] == [f"{port}:{port}"]
-    env = env_of(service)
+    env = {k: interpolate(v, OPERATOR_ENV) for k, v in env_of(service).items()}
     assert env["CONFERENCE_BUS"] == "kafka"
     assert env["CONFERENCE_KAFKA_BOOTSTRAP"] == "kafka:9092"
-    url = make_url(env[f"{name.upper()}_DATABASE_URL"].replace("${POSTGRES_PASSWORD:-conference}", "pw"))
+    url = make_url(env[f"{name.upper()}_DATABASE_URL"])
     assert url.drivername == "postgresql+asyncpg" and url.host == "postgres" and url.database == name
     others = {f"{o.upper()}_DATABASE_URL" for o in SERVICE_NAMES if o != name}
     assert not others & set(env), "a service must not know another's database"
-    assert env.get("CONFERENCE_ADMIN_TOKEN"), "every service needs the same admin token"
+    assert env.get("CONFERENCE_ADMIN_TOKEN") == OPERATOR_ENV["CONFERENCE_ADMIN_TOKEN"], (
+        "every service needs the same admin token, the operator's")
     # The environment is what the service's settings read.
     # Typed Any: the settings parse each string into its field's type (mypy would want each field's type).
     fields: dict[str, Any] = {k.removeprefix("CONFERENCE_").lower(): v for k, v in env.items()
@@ -145,11 +157,38 @@ def test_compose_service_matches_its_settings(compose: dict[str, Any], name: str
                               in PlatformSettings.model_fields}
     platform = PlatformSettings(**fields)
     assert platform.bus == "kafka" and platform.environment == "production"
+    assert platform.ensure_admin_token(on_postgres=True) == OPERATOR_ENV["CONFERENCE_ADMIN_TOKEN"]
     assert service["depends_on"] == {"postgres": {"condition": "service_healthy"},
                                      "kafka": {"condition": "service_healthy"}}
     probe = " ".join(service["healthcheck"]["test"])
     assert f"127.0.0.1:{port}/readyz" in probe
     assert service["stop_grace_period"], "SIGTERM needs time to drain"
+
+
+@pytest.mark.parametrize(("service", "variable", "required"), [
+    *((name, "CONFERENCE_ADMIN_TOKEN", "CONFERENCE_ADMIN_TOKEN") for name in SERVICE_NAMES),
+    ("grafana", "GF_SECURITY_ADMIN_PASSWORD", "GRAFANA_ADMIN_PASSWORD"),
+])
+def test_compose_has_no_default_secret_and_fails_clearly_without_one(compose: dict[str, Any], service: str,
+                                                                     variable: str, required: str) -> None:
+    value = env_of(compose["services"][service])[variable]
+    assert value.startswith(f"${{{required}:?"), f"{service} {variable} must be ${{{required}:?message}}: {value}"
+    for unset in ({}, {required: ""}):
+        with pytest.raises(ComposeVariableMissing, match=f"{required} is missing a value: set {required} "):
+            interpolate(value, unset)
+    assert interpolate(value, OPERATOR_ENV) == OPERATOR_ENV[required]
+
+
+def test_no_secret_has_a_default_anywhere_in_compose() -> None:
+    text = COMPOSE.read_text()
+    for secret in ("CONFERENCE_ADMIN_TOKEN", "GRAFANA_ADMIN_PASSWORD"):
+        assert f"${{{secret}:-" not in text and f"${{{secret}-" not in text, secret
+
+
+def test_prometheus_cannot_be_reloaded_or_stopped_over_http(compose: dict[str, Any]) -> None:
+    command = compose["services"]["prometheus"]["command"]
+    assert not any(arg.startswith("--web.enable-lifecycle") for arg in command), command
+    assert not any(arg.startswith("--web.enable-admin-api") for arg in command), command
 
 
 def test_dockerfile_runs_as_a_user_with_a_healthcheck() -> None:
@@ -166,6 +205,12 @@ def test_docker_compose_config_accepts_the_file() -> None:
     probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=60)
     if probe.returncode != 0:
         pytest.skip("docker has no compose plugin here")
-    result = subprocess.run(["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True,
-                            text=True, timeout=60, cwd=Path(COMPOSE).parent)
+    def config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True,
+                              text=True, timeout=60, cwd=Path(COMPOSE).parent, env=env)
+
+    result = config({**os.environ, **OPERATOR_ENV})
     assert result.returncode == 0, result.stderr
+    without = {k: v for k, v in os.environ.items() if k not in ("CONFERENCE_ADMIN_TOKEN", "GRAFANA_ADMIN_PASSWORD")}
+    result = config(without)
+    assert result.returncode != 0 and "ADMIN" in result.stderr, result.stderr

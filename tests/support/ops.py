@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import stat
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,3 +103,38 @@ def exposed_names(text: str) -> set[str]:
             names.add(family.name + "_total")
         names.update(sample.name for sample in family.samples)
     return names
+
+
+# -- the data directory ------------------------------------------------------------------------------
+
+
+def private_file_problems(directory: Path) -> list[str]:
+    """Files and directories under ``directory`` that another user could read or write, as ``name mode``."""
+    problems = []
+    for path in sorted(directory.rglob("*")):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            problems.append(f"{path.relative_to(directory)} {mode:04o}")
+    return problems
+
+
+# -- docker-compose.yml ------------------------------------------------------------------------------
+
+_COMPOSE_VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:-|:\?)(?P<arg>[^}]*))?\}")
+
+
+class ComposeVariableMissing(Exception):
+    """What ``docker compose`` stops with when a ``${VAR:?message}`` is unset or empty."""
+
+
+def interpolate(value: str, env: Mapping[str, str]) -> str:
+    """``value`` with ``${VAR}``, ``${VAR:-default}`` and ``${VAR:?message}`` replaced as Compose does."""
+    def replace(match: re.Match[str]) -> str:
+        name, op, arg = match["name"], match["op"], match["arg"]
+        given = env.get(name, "")
+        if given:
+            return given
+        if op == ":?":
+            raise ComposeVariableMissing(f"required variable {name} is missing a value: {arg}")
+        return arg if op == ":-" else ""
+    return _COMPOSE_VARIABLE.sub(replace, value)

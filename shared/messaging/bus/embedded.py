@@ -18,6 +18,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from shared.files import private_file
 from shared.messaging.bus.port import OutgoingMessage, ReceivedMessage, partition_for
 
 _SCHEMA = """
@@ -82,7 +83,7 @@ class _AppendSignal:
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)  # 0600 before SQLite opens it: bus.db-wal and bus.db-shm take its mode
     conn = await aiosqlite.connect(path, timeout=30, isolation_level=None)
     await conn.execute("PRAGMA journal_mode=WAL")
     await conn.execute("PRAGMA synchronous=NORMAL")
