@@ -17,9 +17,12 @@ from services.dashboard.schemas import Countries, CountryRow, Overview, Totals
 from shared.errors import DomainError, NotFound
 from shared.events.types import CountryCode
 from shared.http.deps import ReadConnDep
+from shared.http.security import CSP, page_policy
 
 router = APIRouter()
-_LIVE_PAGE = Path(__file__).parent / "static" / "index.html"
+STATIC_DIR = Path(__file__).parent / "static"
+_LIVE_PAGE = STATIC_DIR / "index.html"
+LIVE_PAGE_POLICY = page_policy()
 _country_code: TypeAdapter[str] = TypeAdapter(CountryCode)
 
 
@@ -68,7 +71,9 @@ async def stream(request: Request) -> EventSourceResponse:
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def live_page() -> HTMLResponse:
-    return HTMLResponse(_LIVE_PAGE.read_text(encoding="utf-8"))
+    # Its script and styles are files of the service (/static/live.js, /static/live.css), the figures come from
+    # /overview and /stream: nothing else may load, and nothing inline runs.
+    return HTMLResponse(_LIVE_PAGE.read_text(encoding="utf-8"), headers={CSP: LIVE_PAGE_POLICY})
 
 
 @router.get("/countries/{code}", response_model=CountryRow, tags=["figures"])

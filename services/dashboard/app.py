@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
-from services.dashboard.api import router
+from services.dashboard.api import STATIC_DIR, router
 from services.dashboard.consumers import SUBSCRIPTIONS
 from services.dashboard.metrics import install_business_metrics
 from services.dashboard.models import platform
@@ -28,6 +29,7 @@ def create_app(settings: ServiceSettings | None = None, *, bus: Bus | None = Non
                     "registration, projects and network topics. The live page is at `/`.",
         tables=platform, routers=[router], subscriptions=SUBSCRIPTIONS, publishes=False, bus=bus,
     )
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")  # the live page's script and styles
     context: ServiceContext = app.state.context
     # One snapshot of the read model, reloaded whenever the consumer has applied events, feeds both the
     # live page's pusher and the Prometheus gauges.

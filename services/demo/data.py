@@ -142,6 +142,8 @@ class Delegate:
     category: str
     checks_in: bool
     cancels: bool
+    # Consent to the public delegate list: about two in three gave it (the rest are seen by staff only).
+    listed_publicly: bool
 
 
 @dataclass
@@ -217,7 +219,8 @@ def _delegates(rng: random.Random) -> list[Delegate]:
             key=f"delegate-{n:04d}", full_name=f"{surname} {given}", name_zh=surname_zh + given_zh,
             country=country, city=None, organization=pattern.format(name=country_name(country)),
             email=f"{given.lower().replace(' ', '.')}.{surname.lower()}.{n:04d}@delegates.example.org",
-            category=rng.choice(CATEGORIES), checks_in=rng.random() < 0.93, cancels=False))
+            category=rng.choice(CATEGORIES), checks_in=rng.random() < 0.93, cancels=False,
+            listed_publicly=n % 3 != 2))  # from the index, not the seeded draws: every other pick stays as it was
     for d in rng.sample(result, 8):  # a few cannot come after all
         d.cancels, d.checks_in = True, False
     return result

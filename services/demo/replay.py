@@ -110,7 +110,7 @@ class Replay:
             async def register(d: data.Delegate) -> None:
                 body = {"edition_id": edition_id, "full_name": d.full_name, "name_zh": d.name_zh,
                         "country": d.country, "organization": d.organization, "email": d.email,
-                        "category": d.category}
+                        "category": d.category, "listed_publicly": d.listed_publicly}
                 response = (await self._post(f"{t.registration}/delegates", d.key, body)).json()
                 self.ids[d.key] = response["id"]
                 self.ids[f"badge:{d.key}"] = response["badge_code"]

@@ -56,11 +56,15 @@ def _edition(edition: domain.Edition) -> Edition:
 
 
 def _delegate(delegate: domain.Delegate, roles: frozenset[str] = PRIVILEGED) -> Delegate:
-    """The delegate as ``roles`` may see them: personal data for registrar and admin only."""
+    """The delegate as ``roles`` may see them: personal data for registrar and admin only; for an anonymous
+    caller (no roles) not when they checked in or cancelled either."""
     shown = Delegate.model_validate(delegate, from_attributes=True)
     if roles & PRIVILEGED:
         return shown
-    return shown.model_copy(update={"email": None, "phone": None, "badge_code": None})
+    hidden: dict[str, object] = {"email": None, "phone": None, "badge_code": None}
+    if not roles:
+        hidden |= {"checked_in_at": None, "cancelled_at": None}
+    return shown.model_copy(update=hidden)
 
 
 def _session(counted: SessionWithCounts) -> Session:
@@ -105,7 +109,8 @@ async def register_delegate(body: DelegateCreate, uow: RegistrationUowDep) -> De
 
 
 @router.get("/delegates", response_model=Page[Delegate], tags=["delegates"],
-            summary="Delegates, filtered; e-mail, phone and badge code for registrar/admin only")
+            summary="Delegates, filtered; anonymous callers see only those listed publicly, without check-in and "
+                    "cancellation times; e-mail, phone and badge code for registrar/admin only")
 async def list_delegates(
     conn: ReadConnDep, roles: RolesDep,
     edition_id: EditionIdQuery = None,
@@ -116,7 +121,8 @@ async def list_delegates(
     cursor: CursorQuery = None,
 ) -> Page[Delegate]:
     found, next_cursor = await service.list_delegates(conn, edition_id=edition_id, country=country,
-                                                      status=status, category=category, limit=limit, cursor=cursor)
+                                                      status=status, category=category, limit=limit, cursor=cursor,
+                                                      anonymous=not roles)
     return Page[Delegate](items=[_delegate(d, roles) for d in found], next_cursor=next_cursor)
 
 
@@ -149,13 +155,15 @@ def _csv_cell(column: str, value: object) -> str:
     return text
 
 
-@router.get("/delegates/{delegate_id}", response_model=Delegate, tags=["delegates"])
+@router.get("/delegates/{delegate_id}", response_model=Delegate, tags=["delegates"],
+            summary="One delegate; for anonymous callers only one listed publicly (any other is 404)")
 async def get_delegate(delegate_id: str, conn: ReadConnDep, roles: RolesDep) -> Delegate:
-    return _delegate(await service.get_delegate(conn, delegate_id), roles)
+    return _delegate(await service.get_delegate(conn, delegate_id, anonymous=not roles), roles)
 
 
 @router.patch("/delegates/{delegate_id}", response_model=Delegate, tags=["delegates"], dependencies=[Registrar],
-              summary="Correct a delegate; a country or category change emits `delegate_updated`")
+              summary="Correct a delegate or their consent to the public list; a country or category change "
+                      "emits `delegate_updated`")
 async def update_delegate(delegate_id: str, body: DelegateUpdate, uow: RegistrationUowDep) -> Delegate:
     return _delegate(await service.update_delegate(uow=uow, delegate_id=delegate_id, request=body))
 

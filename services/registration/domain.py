@@ -172,6 +172,9 @@ class Delegate:
     registered_at: datetime
     checked_in_at: datetime | None
     cancelled_at: datetime | None
+    # The delegate's consent to appear in the anonymous list (name, country, organisation, city). Personal,
+    # not countable: it never travels in events.
+    listed_publicly: bool = False
 
     @property
     def countable(self) -> CountableState:
@@ -189,6 +192,7 @@ class Correction(TypedDict, total=False):
     email: str
     phone: str | None
     category: DelegateCategory
+    listed_publicly: bool
 
 
 @dataclass(frozen=True)
@@ -334,14 +338,15 @@ def _previous(delegate: Delegate) -> events.DelegatePrevious:
 
 
 def register(*, edition_id: str, full_name: str, name_zh: str | None, country: str, city: str | None,
-             organization: str | None, email: str, phone: str | None, category: DelegateCategory, now: datetime
-             ) -> tuple[Delegate, events.DelegateRegistered]:
-    """A new registration; whether the edition exists and the e-mail is free is the database's to say."""
+             organization: str | None, email: str, phone: str | None, category: DelegateCategory, now: datetime,
+             listed_publicly: bool = False) -> tuple[Delegate, events.DelegateRegistered]:
+    """A new registration; whether the edition exists and the e-mail is free is the database's to say.
+    Listed publicly only when the delegate said so (private by default)."""
     delegate = Delegate(
         id=str(uuid.uuid4()), edition_id=edition_id, full_name=full_name, name_zh=name_zh, country=country,
         city=city, organization=organization, email=email, phone=phone, category=category,
         status=DelegateStatus.registered, badge_code=new_badge_code(), registered_at=now, checked_in_at=None,
-        cancelled_at=None)
+        cancelled_at=None, listed_publicly=listed_publicly)
     return delegate, events.DelegateRegistered(delegate_id=delegate.id, edition_id=edition_id, country=country,
                                                category=category, status=delegate.status)
 
@@ -353,6 +358,11 @@ def cancel(delegate: Delegate, *, now: datetime) -> tuple[Delegate, events.Deleg
     return cancelled, events.DelegateCancelled(
         delegate_id=delegate.id, edition_id=delegate.edition_id, country=delegate.country,
         category=delegate.category, status=cancelled.status, previous=_previous(delegate))
+
+
+def visible_to_anonymous(delegate: Delegate) -> bool:
+    """An anonymous caller sees a delegate only with that delegate's consent (DESIGN.md §4, private by default)."""
+    return delegate.listed_publicly
 
 
 def counts_as_registered(status: DelegateStatus) -> bool:

@@ -2,6 +2,7 @@
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -55,6 +57,8 @@ delegates = Table(
     Column("registered_at", UtcDateTime(), nullable=False),
     Column("cancelled_at", UtcDateTime(), nullable=True),
     Column("checked_in_at", UtcDateTime(), nullable=True),
+    # The delegate's consent to appear in the anonymous list; rows from before it was asked stay private.
+    Column("listed_publicly", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("edition_id", "email_normalized", name="uq_delegates_edition_email"),
     Index("ix_delegates_edition_status_country", "edition_id", "status", "country"),
 )

@@ -48,7 +48,7 @@ def delegate_from_row(row: Row[Any]) -> Delegate:
                     country=row.country, city=row.city, organization=row.organization, email=row.email,
                     phone=row.phone, category=DelegateCategory(row.category), status=DelegateStatus(row.status),
                     badge_code=row.badge_code, registered_at=row.registered_at, checked_in_at=row.checked_in_at,
-                    cancelled_at=row.cancelled_at)
+                    cancelled_at=row.cancelled_at, listed_publicly=bool(row.listed_publicly))
 
 
 def session_from_row(row: Row[Any]) -> Session:
@@ -69,7 +69,7 @@ def _delegate_columns(delegate: Delegate) -> dict[str, Any]:
         "email_normalized": domain.normalize_email(delegate.email), "phone": delegate.phone,
         "category": delegate.category.value, "status": delegate.status.value, "badge_code": delegate.badge_code,
         "registered_at": delegate.registered_at, "checked_in_at": delegate.checked_in_at,
-        "cancelled_at": delegate.cancelled_at,
+        "cancelled_at": delegate.cancelled_at, "listed_publicly": delegate.listed_publicly,
     }
 
 
@@ -232,9 +232,12 @@ class SqlDelegates:
             raise _duplicate_email(delegate) from None
 
     async def page(self, *, edition_id: str | None, country: str | None, status: DelegateStatus | None,
-                   category: DelegateCategory | None, limit: int, cursor: str | None
+                   category: DelegateCategory | None, limit: int, cursor: str | None, listed_only: bool = False
                    ) -> tuple[list[Delegate], str | None]:
+        """A page of delegates; with ``listed_only``, of those who consented to the public list."""
         query = select(delegates)
+        if listed_only:
+            query = query.where(delegates.c.listed_publicly)
         if edition_id:
             query = query.where(delegates.c.edition_id == edition_id)
         if country:

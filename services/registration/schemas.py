@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, cast
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 from services.registration.domain import Correction, EnrollmentState, SessionKind
 from shared.events.types import CountryCode, DelegateCategory, DelegateStatus, Host
@@ -55,6 +64,10 @@ class NextEdition(BaseModel):
 
 # -- delegates ----------------------------------------------------------------------------------------------
 
+_LISTED_PUBLICLY = ("The delegate's consent to appear to anonymous callers of `GET /delegates` and "
+                    "`GET /delegates/{id}` (name, country, city, organisation, category, status). Without it "
+                    "(the default) only tokens of the platform see the delegate. Never sent in events.")
+
 
 class DelegateCreate(_Request):
     edition_id: Id
@@ -66,6 +79,7 @@ class DelegateCreate(_Request):
     email: Email
     phone: Phone | None = None
     category: DelegateCategory
+    listed_publicly: StrictBool = Field(default=False, description=_LISTED_PUBLICLY)
 
 
 # Fields a PATCH may clear with null; the others (full_name, country, category, email) are required.
@@ -83,12 +97,14 @@ class DelegateUpdate(_Request):
     email: Email | None = None
     phone: Phone | None = None
     category: DelegateCategory | None = None
+    listed_publicly: StrictBool | None = Field(default=None, description="Give (`true`) or withdraw (`false`) "
+                                               "the delegate's consent to the public list.")
 
     @model_validator(mode="after")
     def _something_and_no_null_required(self) -> DelegateUpdate:
         if not self.model_fields_set:
             raise ValueError("send at least one field to change: full_name, name_zh, country, city, "
-                             "organization, email, phone or category")
+                             "organization, email, phone, category or listed_publicly")
         for name in sorted(self.model_fields_set - CLEARABLE):
             if getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null (it is required)")
@@ -110,8 +126,11 @@ class Delegate(BaseModel):
     category: DelegateCategory
     status: DelegateStatus
     registered_at: datetime
-    checked_in_at: datetime | None = None
-    cancelled_at: datetime | None = None
+    checked_in_at: datetime | None = Field(default=None, description="When the badge was scanned; shown to "
+                                           "callers with a token only, never to anonymous ones.")
+    cancelled_at: datetime | None = Field(default=None, description="When the registration was cancelled; "
+                                          "shown to callers with a token only, never to anonymous ones.")
+    listed_publicly: bool = Field(default=False, description=_LISTED_PUBLICLY)
     email: str | None = Field(default=None, description="Shown to the registrar and admin roles only.")
     phone: str | None = Field(default=None, description="Shown to the registrar and admin roles only.")
     badge_code: str | None = Field(default=None, description="QR payload; registrar and admin only.")

@@ -76,22 +76,30 @@ async def register_delegate(*, uow: RegistrationUnitOfWork, request: DelegateCre
         delegate, registered = domain.register(
             edition_id=request.edition_id, full_name=request.full_name, name_zh=request.name_zh,
             country=request.country, city=request.city, organization=request.organization, email=str(request.email),
-            phone=request.phone, category=request.category, now=datetime.now(UTC))
+            phone=request.phone, category=request.category, now=datetime.now(UTC),
+            listed_publicly=request.listed_publicly)
         await uow.delegates.add(delegate)
         uow.emit(registered, subject=delegate.id)
         await uow.commit()
     return delegate
 
 
-async def get_delegate(conn: AsyncConnection, delegate_id: str) -> Delegate:
-    return await SqlDelegates(conn).get(delegate_id)
+async def get_delegate(conn: AsyncConnection, delegate_id: str, *, anonymous: bool = False) -> Delegate:
+    """The delegate; for an anonymous caller only one who consented to be listed, any other is "not found"
+    exactly as an id that names nobody (the answer tells nothing about who registered)."""
+    delegate = await SqlDelegates(conn).get(delegate_id)
+    if anonymous and not domain.visible_to_anonymous(delegate):
+        raise domain.DelegateNotFound(f"no delegate with id {delegate_id}")
+    return delegate
 
 
 async def list_delegates(conn: AsyncConnection, *, edition_id: str | None, country: str | None,
                          status: DelegateStatus | None, limit: int, cursor: str | None,
-                         category: DelegateCategory | None = None) -> tuple[list[Delegate], str | None]:
+                         category: DelegateCategory | None = None, anonymous: bool = False
+                         ) -> tuple[list[Delegate], str | None]:
+    """A page of delegates; for an anonymous caller, of those who consented to be listed."""
     return await SqlDelegates(conn).page(edition_id=edition_id, country=country, status=status, category=category,
-                                         limit=limit, cursor=cursor)
+                                         limit=limit, cursor=cursor, listed_only=anonymous)
 
 
 @dataclass(frozen=True)

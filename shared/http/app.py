@@ -1,7 +1,8 @@
 """FastAPI factory shared by the four services.
 
-Gives every service ``/healthz``, ``/readyz``, ``/metrics``, problem+json errors, CORS, request ids
-and HTTP metrics, and runs its background work (outbox relay, event consumers) in the lifespan.
+Gives every service ``/healthz``, ``/readyz``, ``/metrics``, ``/docs`` (Swagger UI from its own files),
+problem+json errors, CORS, security headers, request ids and HTTP metrics, and runs its background work
+(outbox relay, event consumers) in the lifespan.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from shared.db.engine import make_engine
 from shared.db.tables import PlatformTables
 from shared.http.context import ServiceContext
+from shared.http.docs import install_docs
 from shared.http.idempotency import IdempotencyMiddleware
 from shared.http.middleware import RequestMiddleware
 from shared.http.openapi import document_problems
 from shared.http.operations import operations_router, watch_readiness
 from shared.http.problems import install_error_handlers
+from shared.http.security import SecurityHeadersMiddleware
 from shared.http.server import ShutdownSettings
 from shared.messaging.bus import Bus
 from shared.messaging.bus.factory import open_bus
@@ -112,13 +115,17 @@ def create_service_app(
             if owns_bus:
                 await bus.close()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    # /docs is served from the service's own files (shared.http.docs), not FastAPI's CDN-backed pages.
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None,
+                  redoc_url=None, swagger_ui_oauth2_redirect_url=None)
     app.state.context = context
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["X-Request-ID"])
     app.add_middleware(IdempotencyMiddleware, engine=engine, table=tables.idempotency_keys)
     app.add_middleware(RequestMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: on every answer, a middleware's own too
     install_error_handlers(app)
+    install_docs(app)
     app.include_router(operations_router(context))
     for router in routers:
         app.include_router(router)

@@ -98,3 +98,39 @@ async def test_the_page_fits_a_phone(platform: EmbeddedPlatform, browser: Browse
     await expect(page.locator("#status")).to_have_text("live", timeout=20_000)
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways on a phone ({width}px wide)"
+
+
+async def _open_watched(browser: Browser, url: str) -> tuple[Page, list[str], set[str]]:
+    """A new page at ``url``, with every policy violation recorded (``window.__violations``), its console
+    messages and the hosts it sent requests to."""
+    page = await browser.new_page()
+    # Runs before the page's own scripts and is not subject to its policy.
+    await page.add_init_script("window.__violations = []; document.addEventListener('securitypolicyviolation',"
+                               " (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));")
+    console: list[str] = []
+    hosts: set[str] = set()
+    page.on("console", lambda message: console.append(message.text))
+    page.on("request", lambda request: hosts.add(request.url.split("/")[2]))
+    await page.goto(url)
+    return page, console, hosts
+
+
+async def test_the_pages_need_nothing_their_policy_refuses(platform: EmbeddedPlatform, browser: Browser) -> None:
+    """The live page and /docs render under their Content-Security-Policies: no violation, nothing from another
+    host (Swagger UI's files come from the service itself)."""
+    live = platform.url("dashboard") + "/"
+    page, console, hosts = await _open_watched(browser, live)
+    await expect(page.locator("#status")).to_have_text("live", timeout=20_000)
+    await expect(page.locator("#fig-delegates")).to_have_text("0")
+    assert await page.evaluate("window.__violations") == [], live
+    assert not [text for text in console if "Content Security Policy" in text], console
+    assert hosts == {live.split("/")[2]}, f"the live page loaded from {hosts}"
+
+    docs = platform.url("registration") + "/docs"
+    page, console, hosts = await _open_watched(browser, docs)
+    await expect(page.locator(".swagger-ui .info .title")).to_contain_text("Conference registration",
+                                                                             timeout=20_000)
+    await expect(page.locator(".opblock").first).to_be_visible()
+    assert await page.evaluate("window.__violations") == [], docs
+    assert not [text for text in console if "Content Security Policy" in text], console
+    assert hosts == {docs.split("/")[2]}, f"/docs loaded from {hosts}"

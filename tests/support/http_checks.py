@@ -29,13 +29,15 @@ def assert_problem(response: httpx.Response, status: int, code: str, *, field: s
     return body
 
 
-async def walk_pages(client: httpx.AsyncClient, path: str, *, limit: int, **params: Any) -> list[dict[str, Any]]:
-    """Follow ``next_cursor`` to the end; every page is at most ``limit`` long and no item comes twice."""
+async def walk_pages(client: httpx.AsyncClient, path: str, *, limit: int, headers: dict[str, str] | None = None,
+                     **params: Any) -> list[dict[str, Any]]:
+    """Follow ``next_cursor`` to the end; every page is at most ``limit`` long and no item comes twice.
+    ``headers`` go with every request (e.g. ``{"Authorization": ""}`` to walk as an anonymous caller)."""
     items: list[dict[str, Any]] = []
     cursor: str | None = None
     for _ in range(1000):
         query = {**params, "limit": limit, **({"cursor": cursor} if cursor else {})}
-        response = await client.get(path, params=query)
+        response = await client.get(path, params=query, headers=headers)
         assert response.status_code == 200, response.text
         page = response.json()
         assert set(page) == {"items", "next_cursor"}

@@ -86,6 +86,25 @@ def test_only_countable_changes_are_announced() -> None:
     assert domain.countable_change(before, CountableState("MY", DelegateCategory.media, DelegateStatus.registered))
 
 
+def test_a_delegate_is_private_until_they_consent() -> None:
+    registered, event = domain.register(
+        edition_id="e", full_name="Li Wei", name_zh=None, country="MY", city=None, organization=None,
+        email="li.wei@example.org", phone=None, category=DelegateCategory.guest, now=WHEN)
+    assert registered.listed_publicly is False and not domain.visible_to_anonymous(registered)
+    assert "listed_publicly" not in event.model_dump()  # consent is personal: it never travels
+    consenting, _ = domain.register(
+        edition_id="e", full_name="Li Wei", name_zh=None, country="MY", city=None, organization=None,
+        email="li.wei@example.org", phone=None, category=DelegateCategory.guest, now=WHEN, listed_publicly=True)
+    assert domain.visible_to_anonymous(consenting)
+
+
+def test_giving_or_withdrawing_consent_is_not_announced() -> None:
+    given, event = domain.update(DELEGATE, {"listed_publicly": True})
+    assert given.listed_publicly is True and event is None
+    withdrawn, event = domain.update(given, {"listed_publicly": False})
+    assert not domain.visible_to_anonymous(withdrawn) and event is None
+
+
 @pytest.mark.parametrize(("starts_at", "ok"), [
     (datetime(2026, 10, 20, 1, 0, tzinfo=UTC), True),
     (datetime(2026, 10, 19, 23, 0, tzinfo=UTC), True),  # 07:00 in Chengdu on the first day
