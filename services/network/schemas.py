@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from shared.events.types import CountryCode, Money, OrganizationKind, OrganizationStatus, ProjectStatus, Sector
+from shared.http.inputs import SingleLine
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Text = SingleLine
 Name = Annotated[Text, Field(max_length=200, description="Unique per country, case-insensitive.")]
 NameZh = Annotated[Text, Field(max_length=100)]
 City = Annotated[Text, Field(max_length=100)]

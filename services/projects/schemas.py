@@ -20,8 +20,9 @@ from pydantic import (
 
 from services.projects.domain import MAX_AMOUNT_CNY, CaseStatus
 from shared.events.types import CountryCode, Money, ProjectStatus, Sector
+from shared.http.inputs import AmountInput, ConferenceDate, Identifier, MultiLine, RateInput, SingleLine
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Text = SingleLine
 MAX_AMOUNT = MAX_AMOUNT_CNY
 
 
@@ -42,19 +43,19 @@ class _Request(BaseModel):
 class Party(_Request):
     name: Annotated[Text, Field(max_length=200)]
     country: CountryCode
-    organization_id: Annotated[str, Field(min_length=1, max_length=36,
+    organization_id: Annotated[Identifier, Field(min_length=1, max_length=36,
                                           description="A network member taking part, if any.")] | None = None
 
 
 Title = Annotated[Text, Field(max_length=300)]
-Amount = Annotated[Money, Field(gt=0, le=MAX_AMOUNT, description="Signed value in `currency`.")]
+Amount = Annotated[AmountInput, Field(gt=0, le=MAX_AMOUNT, description="Signed value in `currency`.")]
 # At most 8 decimals: the rate is stored exactly (NUMERIC(18, 8)) and the product is rounded once.
-FxRate = Annotated[Decimal, Field(gt=0, le=Decimal(100000), max_digits=18, decimal_places=8,
-                                  allow_inf_nan=False,
-                                  description="Yuan per unit of `currency` (up to 8 decimals); required "
-                                              "unless the currency is CNY.")]
+FxRate = Annotated[RateInput, Field(gt=0, le=Decimal(100000), max_digits=18, decimal_places=8,
+                                    allow_inf_nan=False,
+                                    description="Yuan per unit of `currency` as a string (up to 8 decimals); "
+                                                "required unless the currency is CNY.")]
 Parties = Annotated[list[Party], Field(min_length=1, max_length=50)]
-EditionId = Annotated[str, Field(min_length=1, max_length=36)]
+EditionId = Annotated[Identifier, Field(min_length=1, max_length=36)]
 
 
 class ProjectCreate(_Request):
@@ -65,7 +66,7 @@ class ProjectCreate(_Request):
     currency: Currency = "CNY"
     fx_rate_to_cny: FxRate | None = Field(default=None, validate_default=True)
     parties: Parties
-    signed_on: date | None = None
+    signed_on: ConferenceDate | None = None
 
     # A field validator (not a model one) so that the 422 names `fx_rate_to_cny` in its field errors.
     @field_validator("fx_rate_to_cny")
@@ -91,7 +92,7 @@ class ProjectAmend(_Request):
     fx_rate_to_cny: FxRate | None = Field(default=None, description="Yuan per unit of the (new) currency; "
                                           "needed when the currency changes to one other than CNY.")
     parties: Parties | None = None
-    signed_on: date | None = None
+    signed_on: ConferenceDate | None = None
 
     @model_validator(mode="after")
     def _something_to_amend(self) -> ProjectAmend:
@@ -140,8 +141,8 @@ class CaseCreate(_Request):
     sector: Sector
     enterprise: Annotated[Text, Field(max_length=200)]
     country: CountryCode
-    summary: Annotated[Text, Field(max_length=4000)]
-    project_id: Annotated[str, Field(min_length=1, max_length=36,
+    summary: Annotated[MultiLine, Field(max_length=4000, description="May span lines.")]
+    project_id: Annotated[Identifier, Field(min_length=1, max_length=36,
                                      description="A signed project of the same edition.")] | None = None
 
 

@@ -17,6 +17,8 @@ ROTATION = (Host.chongqing, Host.sichuan)
 # A session's start (UTC) may fall a day either side of its edition's dates: 08:00 in Chengdu on
 # the first day is still the previous day in UTC, and a field visit may run the day after.
 SESSION_DATE_GRACE = timedelta(days=1)
+# An edition runs a few days; a month is the most a request may claim (docs/decisions.md, "Strict input").
+MAX_EDITION_DAYS = 31
 
 
 class SessionKind(StrEnum):
@@ -277,9 +279,12 @@ def host_after(previous: Host | None) -> Host:
 
 def check_edition_dates(year: int, starts_on: date, ends_on: date) -> None:
     if ends_on < starts_on:
-        raise InvalidEditionDates(f"ends_on ({ends_on}) is before starts_on ({starts_on})")
+        raise InvalidEditionDates(f"ends_on ({ends_on}) is before starts_on ({starts_on})", field="ends_on")
+    if (ends_on - starts_on).days > MAX_EDITION_DAYS:
+        raise InvalidEditionDates(f"ends_on ({ends_on}) is more than {MAX_EDITION_DAYS} days after starts_on "
+                                  f"({starts_on}); an edition lasts at most {MAX_EDITION_DAYS} days", field="ends_on")
     if starts_on.year != year:
-        raise InvalidEditionDates(f"starts_on ({starts_on}) is not in the edition's year {year}")
+        raise InvalidEditionDates(f"starts_on ({starts_on}) is not in the edition's year {year}", field="starts_on")
 
 
 def normalize_co_hosts(co_hosts: list[str]) -> list[str]:

@@ -6,7 +6,6 @@ from datetime import date, datetime
 from typing import Annotated, cast
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -16,13 +15,14 @@ from pydantic import (
     model_validator,
 )
 
-from services.registration.domain import Correction, EnrollmentState, SessionKind
+from services.registration.domain import MAX_EDITION_DAYS, Correction, EnrollmentState, SessionKind
 from shared.events.types import CountryCode, DelegateCategory, DelegateStatus, Host
+from shared.http.inputs import ConferenceDate, ConferenceDateTime, Identifier, SingleLine
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Text = SingleLine
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{5,30}$")]
 Email = Annotated[EmailStr, Field(max_length=254, description="Unique per edition, case-insensitive.")]
-Id = Annotated[str, Field(min_length=1, max_length=36)]
+Id = Annotated[Identifier, Field(min_length=1, max_length=36)]
 
 
 class _Request(BaseModel):
@@ -37,8 +37,8 @@ class EditionCreate(_Request):
     host: Host | None = Field(default=None, description="Omit to let the Sichuan–Chongqing rotation pick it.")
     city: Annotated[Text, Field(max_length=100)] | None = None
     theme: Annotated[Text, Field(max_length=300)] | None = None
-    starts_on: date
-    ends_on: date
+    starts_on: ConferenceDate
+    ends_on: ConferenceDate = Field(description=f"On or after `starts_on`, at most {MAX_EDITION_DAYS} days later.")
     co_hosts: list[Annotated[Text, Field(max_length=200)]] | None = Field(
         default=None, max_length=20,
         description="Co-hosting bodies. Omit to keep the previous edition's; `[]` for none.")
@@ -145,7 +145,7 @@ class DelegateCancelledOut(BaseModel):
 
 
 class CheckInRequest(_Request):
-    badge_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    badge_code: Annotated[Text, Field(max_length=64)]
     edition_id: Id | None = Field(default=None, description="Refuse badges of any other edition (409).")
 
 
@@ -171,7 +171,7 @@ class SessionCreate(_Request):
     kind: SessionKind
     title: Annotated[Text, Field(max_length=200)]
     capacity: int = Field(strict=True, ge=1, le=100_000, description="Places; more requests are wait-listed.")
-    starts_at: AwareDatetime = Field(description="RFC 3339 with a time zone, during the edition.")
+    starts_at: ConferenceDateTime = Field(description="RFC 3339 with a time zone, during the edition.")
 
 
 class Session(BaseModel):

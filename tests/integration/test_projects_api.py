@@ -90,7 +90,7 @@ async def test_sign_a_project_of_43_79_billion_and_read_it(proj: Deployment, edi
     ("0.03", "EUR", "0.5", "0.02"),           # 0.015 rounds half up to the fen
     ("123456789.99", "MYR", "1.52345678", "188081083.75"),
     ("100", "CNY", "1", "100.00"),
-    (250, "CNY", None, "250.00"),              # a JSON integer is an exact amount too
+    ("250", "CNY", None, "250.00"),            # no decimals: whole yuan
 ])
 async def test_amounts_are_converted_to_yuan_exactly(proj: Deployment, edition: str, amount: Any, currency: str,
                                                      rate: str | None, amount_cny: str) -> None:
@@ -196,6 +196,7 @@ BAD_PROJECTS: list[tuple[str, dict[str, Any], str]] = [
     ("amount rounding to zero", {"amount": "0.004"}, "amount"),
     ("non-numeric amount", {"amount": "a lot"}, "amount"),
     ("float-typed amount", {"amount": 1.5}, "amount"),
+    ("integer-typed amount", {"amount": 250}, "amount"),  # issue 11: amounts are strings only, as rates
     ("boolean amount", {"amount": True}, "amount"),
     ("NaN amount", {"amount": "NaN"}, "amount"),
     ("infinite amount", {"amount": "Infinity"}, "amount"),

@@ -317,10 +317,12 @@ async def test_malformed_json_is_400(reg: Deployment, content: bytes) -> None:
                                     {"edition_id": "\u0000"}])
 async def test_nul_characters_are_rejected(reg: Deployment, edition: dict[str, Any], change: dict[str, Any]
                                            ) -> None:
-    """PostgreSQL text cannot hold U+0000: a clear 400, not a 500 (SQLite would have stored it)."""
+    """U+0000 in a body is a 422 naming the field, on any database (issue 11; it was PostgreSQL's 400); in a
+    path, which no schema checks, PostgreSQL's refusal is still a clear 400, not a 500."""
     body = delegate_body(edition["id"], **change)
     async with nothing_written(reg, "registration", "/stats"):
-        assert_problem(await reg["registration"].post("/delegates", json=body), 400, "invalid_characters")
+        assert_problem(await reg["registration"].post("/delegates", json=body), 422, "validation_failed",
+                       field=next(iter(change)))
     assert_problem(await reg["registration"].get("/delegates/%00"), 400, "invalid_characters")
 
 
