@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -27,9 +28,10 @@ ADMIN_TOKEN = "test-admin-token"
 class ServiceProcess:
     """``conference serve <service>`` as a separate OS process, killable with SIGKILL."""
 
-    def __init__(self, service: str, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, service: str, env: dict[str, str], log_dir: Path, *, max_open_files: int | None = None) -> None:
         self.service = service
         self.env = env
+        self.max_open_files = max_open_files  # ``ulimit -n`` of the process, when given
         self.port = free_port()
         self.log_path = log_dir / f"{service}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -45,7 +47,12 @@ class ServiceProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "serve", self.service, "--port", str(self.port)],
-            env=self.process_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            env=self.process_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=None if self.max_open_files is None else self._limit_open_files)
+
+    def _limit_open_files(self) -> None:
+        assert self.max_open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.max_open_files, self.max_open_files))
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
         async with httpx.AsyncClient() as client:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
 
@@ -23,7 +22,7 @@ from services.projects import app as projects_app
 from services.registration import app as registration_app
 from shared.db.migrations import run_migrations
 from shared.events.asyncapi import render as render_asyncapi
-from shared.http.server import GracefulServer, ShutdownSettings
+from shared.http.server import GracefulServer, ShutdownSettings, server_config
 from shared.observability.logging import configure_logging
 from shared.settings import PlatformSettings, ServiceSettings, configuration_problem
 from shared.topology import SERVICE_NAMES, SERVICE_PORTS
@@ -82,9 +81,8 @@ def serve(
         console.print(f"development admin token: {token}")
     app = SERVICES[service][0](settings)
     shutdown = ShutdownSettings()
-    config = uvicorn.Config(app, host=host, port=port or SERVICE_PORTS[service], log_level="warning",
-                            access_log=False, log_config=None,
-                            timeout_graceful_shutdown=round(shutdown.timeout_seconds))
+    config = server_config(app, host=host, port=port or SERVICE_PORTS[service], platform=platform,
+                           shutdown=shutdown)
     # SIGTERM: /readyz 503 for the drain period, stop accepting, finish in flight, drain, exit 0.
     GracefulServer(config, on_drain=[app.state.context.begin_draining], drain_seconds=shutdown.drain_seconds).run()
 
@@ -122,7 +120,7 @@ def run(
     if demo:
         targets = Targets(**{name: f"http://{host}:{ports[name]}" for name in SERVICE_NAMES}, token=token)
         after_start = _demo_after_start(targets, fast=fast)
-    asyncio.run(_serve_all({ports[name]: apps[name] for name in SERVICE_NAMES}, host, after_start))
+    asyncio.run(_serve_all({ports[name]: apps[name] for name in SERVICE_NAMES}, host, platform, after_start))
 
 
 def _demo_after_start(targets: Targets, *, fast: bool) -> Callable[[], Coroutine[Any, Any, None]]:
@@ -157,13 +155,11 @@ def demo_command(
                   f"live page: {targets.dashboard}/")
 
 
-async def _serve_all(apps: dict[int, FastAPI], host: str,
+async def _serve_all(apps: dict[int, FastAPI], host: str, platform: PlatformSettings,
                      after_start: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
     shutdown = ShutdownSettings()
     # Signals are handled here, once for the four servers (install_signals=False).
-    servers = [GracefulServer(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                             lifespan="on", log_config=None,
-                                             timeout_graceful_shutdown=round(shutdown.timeout_seconds)),
+    servers = [GracefulServer(server_config(app, host=host, port=port, platform=platform, shutdown=shutdown),
                               on_drain=[app.state.context.begin_draining], drain_seconds=shutdown.drain_seconds,
                               install_signals=False)
                for port, app in apps.items()]

@@ -104,6 +104,23 @@ class PlatformSettings(BaseSettings):
     poll_interval_seconds: float = Field(default=1.0, gt=0)
     handler_max_attempts: int = Field(default=3, ge=1)
 
+    # -- request limits (docs/operations.md, "Limits") --------------------------------------------------
+    # A request body above this is answered 413 before it is read (Content-Length, or counted as it streams).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # A body that stops arriving for this long is answered 408 (uvicorn has no body or header read timeout).
+    body_read_timeout_seconds: float = Field(default=30.0, gt=0)
+    # uvicorn's limit_concurrency: connections plus tasks per server beyond which it answers 503.
+    max_concurrency: int = Field(default=4096, ge=1)
+    # uvicorn's timeout_keep_alive: an idle keep-alive connection is closed after this many seconds.
+    keep_alive_timeout_seconds: int = Field(default=5, ge=1)
+    # uvicorn's h11_max_incomplete_event_size: the most header bytes buffered before a request line ends.
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Live-page viewers (/stream) one process serves at once; beyond it 503 with Retry-After. The
+    # effective cap is also kept below the process's open-file limit (see services.dashboard.stream).
+    stream_max_viewers: int = Field(default=2000, ge=1)
+    # A /stream client that does not take an event within this many seconds is disconnected.
+    stream_send_timeout_seconds: float = Field(default=10.0, gt=0)
+
     @field_validator("admin_token")
     @classmethod
     def _admin_token_is_sendable(cls, value: str | None) -> str | None:

@@ -33,7 +33,8 @@ def create_app(settings: ServiceSettings | None = None, *, bus: Bus | None = Non
     context: ServiceContext = app.state.context
     # One snapshot of the read model, reloaded whenever the consumer has applied events, feeds both the
     # live page's pusher and the Prometheus gauges.
-    broadcaster = OverviewBroadcaster()
+    broadcaster = OverviewBroadcaster(max_viewers=context.settings.platform.stream_max_viewers)
+    context.on_draining.append(broadcaster.close)  # a shutdown does not wait for the live pages
     refresher = SnapshotRefresher(context.read_engine, on_refresh=broadcaster.publish)
     context.listeners.append(refresher.changed)
     context.background.append(lambda _context: refresher.run())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Annotated
 
@@ -71,19 +71,23 @@ async def export_projects(
     status: ProjectStatus | None = None,
     country: CountryCode | None = None,
 ) -> StreamingResponse:
-    async def lines() -> AsyncIterator[str]:
-        # Its own connection: the rows are streamed after the endpoint returns.
-        async with context.read_engine.connect() as conn:
-            yield _csv_line(EXPORT_COLUMNS)
-            after: str | None = None
-            while True:
-                rows = await service.export_rows(conn, edition_id=edition_id, sector=sector, status=status,
-                                                 country=country, after=after, batch=EXPORT_BATCH)
-                for project in rows:
-                    yield _csv_line(_export_record(project))
-                if len(rows) < EXPORT_BATCH:
-                    return
-                after = rows[-1].id
+    # Every row is read here, in batches, and the connection goes back to the pool before the first byte
+    # is sent: a client that reads slowly holds only its rendered CSV, never a pooled connection.
+    projects: list[domain.Project] = []
+    async with context.read_engine.connect() as conn:
+        after: str | None = None
+        while True:
+            rows = await service.export_rows(conn, edition_id=edition_id, sector=sector, status=status,
+                                             country=country, after=after, batch=EXPORT_BATCH)
+            projects.extend(rows)
+            if len(rows) < EXPORT_BATCH:
+                break
+            after = rows[-1].id
+
+    def lines() -> Iterator[str]:
+        yield _csv_line(EXPORT_COLUMNS)
+        for project in projects:
+            yield _csv_line(_export_record(project))
 
     return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="projects.csv"'})

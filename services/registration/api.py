@@ -31,7 +31,7 @@ from services.registration.schemas import (
 from shared.db.pagination import CursorQuery, LimitQuery, Page
 from shared.events.types import CountryCode, DelegateCategory, DelegateStatus
 from shared.http.auth import require_role
-from shared.http.deps import ReadConnDep, RolesDep, unit_of_work
+from shared.http.deps import ContextDep, ReadConnDep, RolesDep, unit_of_work
 from shared.stats import DelegateStats
 
 router = APIRouter()
@@ -130,9 +130,12 @@ async def list_delegates(
             summary="All delegates of an edition as CSV (UTF-8 with BOM, for spreadsheets)",
             response_class=Response, responses={200: {"content": {"text/csv": {}}},
                                                  404: {"description": "no edition with that id"}})
-async def export_delegates(conn: ReadConnDep, edition_id: Annotated[str, Query(min_length=1, max_length=36)]
+async def export_delegates(context: ContextDep, edition_id: Annotated[str, Query(min_length=1, max_length=36)]
                            ) -> Response:
-    export = await service.export_delegates(conn, edition_id=edition_id)
+    # Its own connection, given back before the answer is sent (a dependency's would be held until the
+    # slowest client has read the whole file).
+    async with context.read_engine.connect() as conn:
+        export = await service.export_delegates(conn, edition_id=edition_id)
     buffer = io.StringIO()
     # The BOM makes Excel read UTF-8 (Chinese names) instead of the local code page.
     buffer.write("\ufeff")

@@ -21,6 +21,7 @@ from shared.db.tables import PlatformTables
 from shared.http.context import ServiceContext
 from shared.http.docs import install_docs
 from shared.http.idempotency import IdempotencyMiddleware
+from shared.http.limits import RequestLimitsMiddleware
 from shared.http.middleware import RequestMiddleware
 from shared.http.openapi import document_problems
 from shared.http.operations import operations_router, watch_readiness
@@ -119,9 +120,12 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None,
                   redoc_url=None, swagger_ui_oauth2_redirect_url=None)
     app.state.context = context
+    # Outermost first: request id, metrics and log line; CORS (so refusals carry its headers too); the
+    # limits (size, bearer token) before anything reads the body; idempotency, which buffers it.
+    app.add_middleware(IdempotencyMiddleware, engine=engine, table=tables.idempotency_keys)
+    app.add_middleware(RequestLimitsMiddleware, settings=platform, routes=lambda: app.router.routes)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["X-Request-ID"])
-    app.add_middleware(IdempotencyMiddleware, engine=engine, table=tables.idempotency_keys)
     app.add_middleware(RequestMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: on every answer, a middleware's own too
     install_error_handlers(app)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any
 
 from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPBearer
+from starlette.routing import BaseRoute
 
 from shared.errors import DomainError
 from shared.settings import ROLES, Role
@@ -57,3 +61,35 @@ async def current_roles(request: Request) -> frozenset[str]:
     roles: frozenset[str] = request.app.state.context.settings.platform.token_roles.get(
         credentials.credentials, frozenset())
     return roles
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (the scheme in any case), as HTTPBearer reads it."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token
+
+
+def needs_role(dependant: Dependant) -> bool:
+    """Whether a route (its dependency tree) holds a :func:`require_role` check."""
+    return any("require_role" in getattr(d.call, "__qualname__", "") for d in _walk(dependant))
+
+
+def route_table(routes: Sequence[BaseRoute]) -> list[tuple[Any, bool]]:
+    """Every route, included routers flattened in the router's order, with whether it needs a role.
+    Each route offers ``matches(scope)``, ``path`` and ``methods``."""
+    table: list[tuple[Any, bool]] = []
+    for context in iter_route_contexts(routes):
+        dependant = getattr(context, "dependant", None)
+        if not isinstance(dependant, Dependant) and isinstance(context.original_route, APIRoute):
+            dependant = context.original_route.dependant
+        table.append((context, isinstance(dependant, Dependant) and needs_role(dependant)))
+    return table
+
+
+def _walk(dependant: Dependant) -> Iterator[Dependant]:
+    for dependency in dependant.dependencies:
+        yield dependency
+        yield from _walk(dependency)

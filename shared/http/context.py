@@ -36,6 +36,9 @@ class ServiceContext:
     # Started by the lifespan beside the relay and consumers; an app may add to it after creation.
     background: list[Callable[[ServiceContext], Any]] = field(default_factory=list)
     draining: bool = False
+    # Called once when draining begins (e.g. the dashboard ends its /stream connections, which would
+    # otherwise hold the shutdown until its timeout).
+    on_draining: list[Callable[[], None]] = field(default_factory=list)
 
     def begin_draining(self) -> None:
         """Shutdown has begun: /readyz answers 503 from now on (the service still serves)."""
@@ -43,6 +46,8 @@ class ServiceContext:
             self.draining = True
             self.metrics.service_ready.set(0)
             log.info("%s draining: /readyz now answers 503", self.settings.service)
+            for callback in list(self.on_draining):
+                callback()
 
     def notify_applied(self) -> None:
         for listener in list(self.listeners):

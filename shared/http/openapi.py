@@ -7,20 +7,19 @@ OpenAPI document the problem statuses it can answer, derived from what the opera
 - parameters or a body: 400 (malformed JSON, characters text cannot hold) and 422 (field errors);
 - a path parameter: 404; a write (POST, PATCH, PUT, DELETE): 409 (state conflicts, a reused
   ``Idempotency-Key``), and POST documents the optional ``Idempotency-Key`` header;
+- a body: 413 above ``CONFERENCE_MAX_BODY_BYTES`` and 408 when it stops arriving (``shared.http.limits``);
 - a role to hold: 401 and 403, and the bearer security scheme;
 - anything touching the database: 503 ``database_unavailable`` with ``Retry-After``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.http.auth import route_table
 from shared.http.idempotency import MAX_KEY_LENGTH
 
 PROBLEM = "application/problem+json"
@@ -32,7 +31,9 @@ _DESCRIPTIONS = {
     401: "No bearer token, or one this service does not know",
     403: "The token lacks the role this operation needs",
     404: "No such entity",
+    408: "The request body stopped arriving before it was complete (`CONFERENCE_BODY_READ_TIMEOUT_SECONDS`)",
     409: "Conflicts with the current state, or an `Idempotency-Key` reused with a different body",
+    413: "The request body is larger than the service accepts (`CONFERENCE_MAX_BODY_BYTES`, default 1 MiB)",
     422: "Invalid input: `errors` lists each field, its message and type",
     503: "The service's database is unreachable: retry after `Retry-After` seconds",
 }
@@ -60,8 +61,8 @@ class Problem(BaseModel):
 
 def document_problems(app: FastAPI) -> None:
     """Wrap ``app.openapi`` so that every operation documents its problem responses."""
-    protected = {(route.path, method.lower()) for route in app.routes if isinstance(route, APIRoute)
-                 for method in route.methods or () if _needs_role(route.dependant)}
+    protected = {(route.path, method.lower()) for route, needed in route_table(app.routes) if needed
+                 for method in route.methods or ()}
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -96,6 +97,8 @@ def _document(operation: dict[str, Any], method: str, *, needs_role: bool) -> No
     statuses = {503}
     if parameters or "requestBody" in operation:
         statuses |= {400, 422}
+    if "requestBody" in operation:
+        statuses |= {408, 413}
     if any(p.get("in") == "path" for p in parameters):
         statuses.add(404)
     if method in _WRITES:
@@ -117,11 +120,3 @@ def _document(operation: dict[str, Any], method: str, *, needs_role: bool) -> No
         responses[str(status)] = response
 
 
-def _needs_role(dependant: Dependant) -> bool:
-    return any("require_role" in getattr(d.call, "__qualname__", "") for d in _walk(dependant))
-
-
-def _walk(dependant: Dependant) -> Iterator[Dependant]:
-    for dependency in dependant.dependencies:
-        yield dependency
-        yield from _walk(dependency)

@@ -53,8 +53,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return problem(exc.status_code, str(exc.detail), str(exc.detail), code)
+        code = getattr(exc, "code", None) or {404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "http_error")
+        title = getattr(exc, "title", None) or str(exc.detail)
+        return problem(exc.status_code, str(title), str(exc.detail), str(code))
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)

@@ -18,10 +18,15 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+from shared.http.limits import connection_cap
+from shared.settings import PlatformSettings
 
 
 class ShutdownSettings(BaseSettings):
@@ -31,6 +36,41 @@ class ShutdownSettings(BaseSettings):
     drain_seconds: float = Field(default=2.0, ge=0)
     # The bound on each later step: in-flight requests, then the relay and the consumers.
     timeout_seconds: float = Field(default=20.0, gt=0)
+
+
+def server_config(app: Any, *, host: str, port: int, platform: PlatformSettings,
+                  shutdown: ShutdownSettings) -> uvicorn.Config:
+    """uvicorn's configuration for one service, with the connection limits of ``platform``
+    (docs/operations.md, "Limits"): concurrency, keep-alive, header size; the body's size and read
+    timeout are enforced by ``shared.http.limits``, uvicorn having no body or header read timeout."""
+    return uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, log_config=None, lifespan="on",
+        timeout_graceful_shutdown=round(shutdown.timeout_seconds),
+        limit_concurrency=platform.max_concurrency,
+        timeout_keep_alive=platform.keep_alive_timeout_seconds,
+        h11_max_incomplete_event_size=platform.max_header_bytes, http=GuardedHTTPProtocol)
+
+
+class GuardedHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
+    """uvicorn's HTTP protocol, closing at once a connection accepted beyond :func:`connection_cap`
+    (counted over every server of the process): a flood of clients costs a descriptor for an instant
+    and never takes the last ones, so ``/healthz``, the databases and the bus keep theirs."""
+
+    open_connections = 0
+    cap: int | None = connection_cap()
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        GuardedHTTPProtocol.open_connections += 1
+        self._counted = True
+        if self.cap is not None and GuardedHTTPProtocol.open_connections > self.cap:
+            transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if getattr(self, "_counted", False):
+            self._counted = False
+            GuardedHTTPProtocol.open_connections -= 1
+        super().connection_lost(exc)
 
 
 class GracefulServer(uvicorn.Server):
