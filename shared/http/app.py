@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -18,7 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from shared.db.engine import make_engine
 from shared.db.tables import PlatformTables
 from shared.http.context import ServiceContext
-from shared.http.idempotency import IdempotencyMiddleware
+from shared.http.idempotency import IdempotencyMiddleware, purge_periodically
 from shared.http.middleware import RequestMiddleware
 from shared.http.openapi import document_problems
 from shared.http.operations import operations_router, watch_readiness
@@ -83,6 +84,8 @@ def create_service_app(
         topics = [platform.topic(t) for t in TOPICS.values()]
         tasks.append(asyncio.create_task(_ensure_topics(bus, topics), name="ensure-topics"))
         tasks.append(asyncio.create_task(watch_readiness(context), name=f"{settings.service}-readiness"))
+        tasks.append(asyncio.create_task(purge_periodically(engine, tables.idempotency_keys),
+                                         name=f"{settings.service}-idempotency-purge"))
         if context.relay is not None:
             graceful.append(asyncio.create_task(context.relay.run(), name=f"{settings.service}-relay"))
             tasks.append(asyncio.create_task(context.relay.watch_backlog(), name=f"{settings.service}-backlog"))
@@ -114,9 +117,11 @@ def create_service_app(
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.context = context
+    # Inside CORS, so that a replayed answer carries the CORS headers of the retry, not stored ones.
+    app.add_middleware(IdempotencyMiddleware, engine=engine, table=tables.idempotency_keys,
+                       ttl=timedelta(hours=platform.idempotency_ttl_hours))
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["X-Request-ID"])
-    app.add_middleware(IdempotencyMiddleware, engine=engine, table=tables.idempotency_keys)
     app.add_middleware(RequestMiddleware, metrics=metrics)
     install_error_handlers(app)
     app.include_router(operations_router(context))
