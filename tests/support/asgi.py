@@ -3,7 +3,8 @@
 httpx's ASGITransport returns once the app has *returned*; a client of uvicorn has the answer as soon
 as the app *sends* its last body chunk, while the app may still be working after it (a middleware's
 ``finally``). :func:`post_as_sent` returns at that moment, so a test can retry "immediately after the
-201" as a real client would.
+201" as a real client would; with ``send_returns_after`` the app's last ``send`` returns only once that
+event is set (a write that returns late: the client acts on the answer before the app goes on).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ def app_of(client: httpx.AsyncClient) -> ASGIApp:
     return app
 
 
-async def post_as_sent(client: httpx.AsyncClient, path: str, *, json_body: Any, headers: dict[str, str]
-                       ) -> tuple[Answer, asyncio.Task[None]]:
+async def post_as_sent(client: httpx.AsyncClient, path: str, *, json_body: Any, headers: dict[str, str],
+                       send_returns_after: asyncio.Event | None = None) -> tuple[Answer, asyncio.Task[None]]:
     """POST through ``client``'s app; the answer once its last body chunk is sent, and the app's task
     (still running, perhaps: await it before the test ends)."""
     body = json.dumps(json_body).encode()
@@ -69,6 +70,8 @@ async def post_as_sent(client: httpx.AsyncClient, path: str, *, json_body: Any, 
             chunks.append(message.get("body", b""))
             if not message.get("more_body") and not answered.done():
                 answered.set_result(Answer(status, response_headers, b"".join(chunks)))
+                if send_returns_after is not None:
+                    await send_returns_after.wait()
 
     async def run() -> None:
         try:
