@@ -133,6 +133,7 @@ class IdempotencyMiddleware:
                 await conn.rollback()
             raise
         finally:
+            held.closed = True
             held_transaction.reset(token)
 
         status: int = start["status"]

@@ -59,6 +59,8 @@ class HeldTransaction:
         self.conn = conn
         self.in_use = False
         self.aborted = False
+        # Set when the request is over: a task it spawned that outlives it runs its own transactions.
+        self.closed = False
         self.wake: list[Callable[[], None]] = []  # the outboxes to wake once committed
 
 
@@ -100,7 +102,7 @@ class UnitOfWork:
 
     async def __aenter__(self) -> Self:
         held = held_transaction.get()
-        if held is not None:
+        if held is not None and not held.closed:
             if held.in_use:
                 raise RuntimeError("two units of work at once in one idempotent request")
             held.in_use = True

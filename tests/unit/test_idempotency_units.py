@@ -91,3 +91,14 @@ async def test_two_units_of_work_at_once_in_one_held_transaction_are_refused() -
                 await unit_of_work().__aenter__()
     finally:
         held_transaction.reset(token)
+
+
+async def test_a_held_transaction_of_a_finished_request_is_not_borrowed() -> None:
+    held = HeldTransaction(cast(AsyncConnection, HeldConnection()))
+    held.closed = True  # the request is over; a task it spawned runs its own transaction
+    token = held_transaction.set(held)
+    try:
+        with pytest.raises(AssertionError, match="opened its own connection"):
+            await unit_of_work().__aenter__()
+    finally:
+        held_transaction.reset(token)
