@@ -103,6 +103,8 @@ class PlatformSettings(BaseSettings):
     # How often the outbox relay and consumers look for work when no wake-up arrives.
     poll_interval_seconds: float = Field(default=1.0, gt=0)
     handler_max_attempts: int = Field(default=3, ge=1)
+    # How long an Idempotency-Key's stored answer is replayed; expired records are ignored and purged.
+    idempotency_ttl_hours: float = Field(default=24.0, gt=0)
 
     # -- request limits (docs/operations.md, "Limits") --------------------------------------------------
     # A request body above this is answered 413 before it is read (Content-Length, or counted as it streams).

@@ -77,6 +77,23 @@ def create_platform_tables() -> None:
     )
 
 
+def add_idempotency_outcome() -> None:
+    """Version 2 of ``idempotency_keys``: the stored answer's headers and an expiry. Keys are now stored
+    hashed, so rows of version 1 can never match again: they are dropped here (they are at most a day of
+    replays; a claim left by a crash under version 1 would not be replayed anyway)."""
+    op.execute("DELETE FROM idempotency_keys")
+    op.add_column("idempotency_keys", sa.Column("response_headers", sa.Text, nullable=True))
+    op.add_column("idempotency_keys", sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index("ix_idempotency_keys_expires_at", "idempotency_keys", ["expires_at"])
+
+
+def drop_idempotency_outcome() -> None:
+    op.drop_index("ix_idempotency_keys_expires_at", table_name="idempotency_keys")
+    with op.batch_alter_table("idempotency_keys") as batch:
+        batch.drop_column("expires_at")
+        batch.drop_column("response_headers")
+
+
 def drop_platform_tables() -> None:
     for table in ("idempotency_keys", "processed_events", "outbox"):
         op.drop_table(table)

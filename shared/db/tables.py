@@ -47,10 +47,14 @@ def add_platform_tables(metadata: MetaData) -> PlatformTables:
     )
     idempotency_keys = Table(
         "idempotency_keys", metadata,
+        # sha256 of (caller's token hash, path, key): neither the token nor the client's key is stored.
         Column("key", String(255), primary_key=True),
         Column("request_hash", String(64), nullable=False),
         Column("status_code", Integer, nullable=True),
         Column("response_body", Text, nullable=True),
         Column("created_at", UtcDateTime(), nullable=False),
+        # Version 2 (migration "idempotency outcome"): the answer's headers (JSON) and its expiry.
+        Column("response_headers", Text, nullable=True),
+        Column("expires_at", UtcDateTime(), nullable=True, index=True),
     )
     return PlatformTables(outbox, processed_events, idempotency_keys)

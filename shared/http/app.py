@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -20,7 +21,7 @@ from shared.db.engine import make_engine
 from shared.db.tables import PlatformTables
 from shared.http.context import ServiceContext
 from shared.http.docs import install_docs
-from shared.http.idempotency import IdempotencyMiddleware
+from shared.http.idempotency import IdempotencyMiddleware, purge_periodically
 from shared.http.limits import RequestLimitsMiddleware
 from shared.http.middleware import RequestMiddleware
 from shared.http.openapi import document_problems
@@ -87,6 +88,8 @@ def create_service_app(
         topics = [platform.topic(t) for t in TOPICS.values()]
         tasks.append(asyncio.create_task(_ensure_topics(bus, topics), name="ensure-topics"))
         tasks.append(asyncio.create_task(watch_readiness(context), name=f"{settings.service}-readiness"))
+        tasks.append(asyncio.create_task(purge_periodically(engine, tables.idempotency_keys),
+                                         name=f"{settings.service}-idempotency-purge"))
         if context.relay is not None:
             graceful.append(asyncio.create_task(context.relay.run(), name=f"{settings.service}-relay"))
             tasks.append(asyncio.create_task(context.relay.watch_backlog(), name=f"{settings.service}-backlog"))
@@ -120,9 +123,11 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None,
                   redoc_url=None, swagger_ui_oauth2_redirect_url=None)
     app.state.context = context
-    # Outermost first: request id, metrics and log line; CORS (so refusals carry its headers too); the
-    # limits (size, bearer token) before anything reads the body; idempotency, which buffers it.
-    app.add_middleware(IdempotencyMiddleware, engine=engine, table=tables.idempotency_keys)
+    # Outermost first: request id, metrics and log line; CORS (so refusals and replayed answers carry the
+    # retry's CORS headers); the limits (size, bearer token) before anything reads the body; idempotency,
+    # which buffers it and holds the write's transaction.
+    app.add_middleware(IdempotencyMiddleware, engine=engine, table=tables.idempotency_keys,
+                       ttl=timedelta(hours=platform.idempotency_ttl_hours))
     app.add_middleware(RequestLimitsMiddleware, settings=platform, routes=lambda: app.router.routes)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["X-Request-ID"])

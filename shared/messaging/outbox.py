@@ -14,7 +14,8 @@ import logging
 import os
 import time
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -47,6 +48,26 @@ def notify_channel(service: str) -> str:
     return f"outbox_{service}"
 
 
+class HeldTransaction:
+    """A transaction opened for one request by the idempotency middleware (``shared.http.idempotency``).
+
+    While it is the current one (:data:`held_transaction`), a :class:`UnitOfWork` runs *in* it and its
+    ``commit()`` only writes the outbox rows: the middleware stores the key's outcome on the same
+    connection and commits state, events and answer together. A unit of work that ends without
+    committing marks the transaction ``aborted``: the middleware then rolls all of it back."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self.in_use = False
+        self.aborted = False
+        # Set when the request is over: a task it spawned that outlives it runs its own transactions.
+        self.closed = False
+        self.wake: list[Callable[[], None]] = []  # the outboxes to wake once committed
+
+
+held_transaction: ContextVar[HeldTransaction | None] = ContextVar("held_transaction", default=None)
+
+
 class UnitOfWorkPort(Protocol):
     """What a use case needs of its transaction: a scope, events to emit, a commit. A service's own
     unit of work adds its repositories; unit tests pass a fake with in-memory ones."""
@@ -72,6 +93,8 @@ class UnitOfWork:
         self._outbox = outbox
         self.events: list[CloudEvent] = []
         self._conn: AsyncConnection | None = None
+        self._held: HeldTransaction | None = None
+        self._committed = False
 
     @property
     def conn(self) -> AsyncConnection:
@@ -79,6 +102,13 @@ class UnitOfWork:
         return self._conn
 
     async def __aenter__(self) -> Self:
+        held = held_transaction.get()
+        if held is not None and not held.closed:
+            if held.in_use:
+                raise RuntimeError("two units of work at once in one idempotent request")
+            held.in_use = True
+            self._held, self._committed, self._conn = held, False, held.conn
+            return self
         self._conn = await self._engine.connect()
         await self._conn.begin()
         return self
@@ -86,6 +116,12 @@ class UnitOfWork:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         assert self._conn is not None
+        if self._held is not None:  # the middleware commits or rolls back, and closes the connection
+            held, self._held, self._conn = self._held, None, None
+            held.in_use = False
+            if not self._committed:
+                held.aborted = True
+            return
         try:
             if self._conn.in_transaction():
                 await self._conn.rollback()
@@ -102,6 +138,11 @@ class UnitOfWork:
         conn = self.conn
         if self.events:
             await self._outbox.write(conn, self.events)
+        if self._held is not None:  # committed by the idempotency middleware, with the key's outcome
+            self._committed = True
+            if self.events:
+                self._held.wake.append(self._outbox.wake)
+            return
         await conn.commit()
         if self.events:
             self._outbox.wake()
@@ -300,4 +341,4 @@ class OutboxRelay:
             await asyncio.sleep(interval)
 
 
-__all__ = ["Outbox", "OutboxRelay", "UnitOfWork", "UnitOfWorkPort", "new_event"]
+__all__ = ["HeldTransaction", "Outbox", "OutboxRelay", "UnitOfWork", "UnitOfWorkPort", "held_transaction", "new_event"]
