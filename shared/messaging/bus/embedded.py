@@ -85,10 +85,16 @@ class _AppendSignal:
 async def _connect(path: Path) -> aiosqlite.Connection:
     private_file(path)  # 0600 before SQLite opens it: bus.db-wal and bus.db-shm take its mode
     conn = await aiosqlite.connect(path, timeout=30, isolation_level=None)
-    await conn.execute("PRAGMA journal_mode=WAL")
-    await conn.execute("PRAGMA synchronous=NORMAL")
-    await conn.execute("PRAGMA busy_timeout=30000")
-    await conn.executescript(_SCHEMA)
+    try:
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute("PRAGMA busy_timeout=30000")
+        await conn.executescript(_SCHEMA)
+    except BaseException:
+        # Each aiosqlite connection owns a worker thread that only close() ends; one left open (say,
+        # a readiness ping cancelled at shutdown) keeps the interpreter from exiting.
+        await asyncio.shield(conn.close())
+        raise
     return conn
 
 
@@ -104,7 +110,7 @@ class EmbeddedProducer:
     async def stop(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
-            await conn.close()
+            await asyncio.shield(conn.close())
 
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         if not messages:
@@ -169,8 +175,10 @@ class EmbeddedConsumer:
     async def stop(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
-            await conn.execute("DELETE FROM group_members WHERE grp=? AND member=?", (self._group, self._member))
-            await conn.close()
+            try:
+                await conn.execute("DELETE FROM group_members WHERE grp=? AND member=?", (self._group, self._member))
+            finally:
+                await asyncio.shield(conn.close())
 
     async def _heartbeat(self, *, force: bool = False) -> None:
         now = time.time()
@@ -295,7 +303,7 @@ class EmbeddedBus:
                     ends[(topic, p)] = int(row[0]) if row else 0
             return ends
         finally:
-            await conn.close()
+            await asyncio.shield(conn.close())
 
     async def ensure_topics(self, topics: Sequence[str]) -> None:
         conn = await _connect(self.path)
@@ -303,15 +311,15 @@ class EmbeddedBus:
             for topic in topics:
                 await self._partitions_of(conn, topic, create=True)
         finally:
-            await conn.close()
+            await asyncio.shield(conn.close())
 
     async def ping(self) -> bool:
         try:
             conn = await _connect(self.path)
-            await conn.close()
-            return True
         except Exception:
             return False
+        await asyncio.shield(conn.close())
+        return True
 
     async def close(self) -> None:
         return None
