@@ -7,24 +7,19 @@ Once on the embedded bus (``deploy``), once on the real Kafka with the four serv
 
 from __future__ import annotations
 
-import contextlib
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from devkit import stack
 from devkit.waiting import eventually
 from shared.topology import SERVICE_NAMES
 from tests.support.bodies import delegate_body, edition_body, organization_body, project_body
-from tests.support.deployment import Deployment, databases, deploy
+from tests.support.deployment import Deployment, deploy
 from tests.support.http_checks import walk_pages
-from tests.support.inprocess import platform_settings, running_service
 
 D = Decimal
 
@@ -144,29 +139,11 @@ async def test_dashboard_equals_the_services_through_every_change_on_the_embedde
         await scenario(d, timeout=30)
 
 
-@contextlib.asynccontextmanager
-async def on_kafka(postgres_env: dict[str, str], kafka_env: dict[str, str], data_dir: Path
-                   ) -> AsyncIterator[Deployment]:
-    """The four services in-process on fresh PostgreSQL databases, talking through the real Kafka."""
-    async with contextlib.AsyncExitStack() as exit_stack:
-        urls = await exit_stack.enter_async_context(databases(postgres_env))
-        prefix = stack.topic_prefix()
-        platform = platform_settings(bus="kafka", kafka_bootstrap=stack.kafka_bootstrap(kafka_env),
-                                     data_dir=data_dir, topic_prefix=prefix, poll_interval_seconds=0.2)
-        d = Deployment(data_dir=data_dir, topic_prefix=prefix, database_urls=urls)
-        for service in SERVICE_NAMES:
-            engine = create_async_engine(urls[service], poolclass=NullPool)
-            exit_stack.push_async_callback(engine.dispose)
-            d.engines[service] = engine
-        for service in SERVICE_NAMES:
-            d.clients[service] = await exit_stack.enter_async_context(
-                running_service(service, platform, database_url=urls[service]))
-        yield d
-
-
 @pytest.mark.postgres
 @pytest.mark.kafka
 async def test_dashboard_equals_the_services_through_every_change_on_kafka(
         postgres_env: dict[str, str], kafka_env: dict[str, str], tmp_path: Path) -> None:
-    async with on_kafka(postgres_env, kafka_env, tmp_path / "data") as d:
+    # The four services in-process on fresh PostgreSQL databases, talking through the real Kafka.
+    async with deploy(postgres_env, tmp_path / "data", list(SERVICE_NAMES), bus="kafka",
+                      kafka_bootstrap=stack.kafka_bootstrap(kafka_env), poll_interval_seconds=0.2) as d:
         await scenario(d, timeout=60)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.bodies import delegate_body, edition_body
-from tests.support.deployment import Deployment, deploy, nothing_written
+from tests.support.deployment import Deployment, deploy, nothing_written, open_edition, register
 from tests.support.http_checks import WEIRD_PATHS, assert_no_server_error, assert_problem, walk_pages
 
 pytestmark = pytest.mark.postgres
@@ -24,18 +24,6 @@ async def reg(postgres_env: dict[str, str], tmp_path_factory: pytest.TempPathFac
         yield d
 
 
-async def open_edition(d: Deployment, **changes: Any) -> dict[str, Any]:
-    response = await d["registration"].post("/editions", json=edition_body(**changes))
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def register(d: Deployment, edition_id: str, **changes: Any) -> dict[str, Any]:
-    response = await d["registration"].post("/delegates", json=delegate_body(edition_id, **changes))
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 @pytest.fixture(scope="module")

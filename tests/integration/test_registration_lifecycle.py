@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from devkit.waiting import eventually
-from tests.support.bodies import delegate_body, edition_body
-from tests.support.deployment import Deployment, deploy, nothing_written
+from tests.support.bodies import edition_body
+from tests.support.deployment import Deployment, deploy, nothing_written, open_edition, register
 from tests.support.http_checks import assert_problem, walk_pages
 
 pytestmark = pytest.mark.postgres
@@ -45,18 +45,6 @@ async def edition(reg: Deployment) -> dict[str, Any]:
 # -- helpers ------------------------------------------------------------------------------------------------
 
 
-async def open_edition(d: Deployment, **changes: Any) -> dict[str, Any]:
-    response = await d["registration"].post("/editions", json=edition_body(**changes))
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def register(d: Deployment, edition_id: str, **changes: Any) -> dict[str, Any]:
-    response = await d["registration"].post("/delegates", json=delegate_body(edition_id, **changes))
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def session_body(edition: dict[str, Any], /, **changes: Any) -> dict[str, Any]:

@@ -18,7 +18,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.registration.app import SERVICE_DIR
 from tests.support.bodies import delegate_body, edition_body
-from tests.support.deployment import STATE_TABLES, Deployment, databases, deploy, nothing_written
+from tests.support.deployment import (
+    STATE_TABLES,
+    Deployment,
+    databases,
+    deploy,
+    nothing_written,
+    open_edition,
+    register,
+)
 from tests.support.http_checks import assert_problem, walk_pages
 
 pytestmark = pytest.mark.postgres
@@ -45,17 +53,8 @@ async def reg(request: pytest.FixtureRequest, postgres_env: dict[str, str],
 
 @pytest.fixture(scope="module")
 async def edition(reg: Deployment) -> dict[str, Any]:
-    response = await reg["registration"].post("/editions", json=edition_body())
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return await open_edition(reg)
 
-
-async def register(d: Deployment, edition_id: str, **changes: Any) -> dict[str, Any]:
-    response = await d["registration"].post("/delegates", json=delegate_body(edition_id, **changes))
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def test_consent_is_false_unless_given_at_registration(reg: Deployment, edition: dict[str, Any]) -> None:

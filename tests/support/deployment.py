@@ -24,6 +24,7 @@ from sqlalchemy.pool import NullPool
 from devkit import stack
 from devkit.waiting import eventually
 from shared.topology import TOPICS
+from tests.support.bodies import delegate_body, edition_body
 from tests.support.inprocess import platform_settings, running_service
 
 # The tables a write of each service would touch ("nothing written" compares their row counts).
@@ -134,12 +135,13 @@ async def databases(postgres_env: Mapping[str, str]) -> AsyncIterator[dict[str, 
 @contextlib.asynccontextmanager
 async def deploy(postgres_env: Mapping[str, str], data_dir: Path, services: Sequence[str],
                  urls: dict[str, str] | None = None, **overrides: Any) -> AsyncIterator[Deployment]:
-    """``services`` running in-process on fresh databases, sharing one embedded log and topic prefix."""
+    """``services`` running in-process on fresh databases, sharing one topic prefix and, unless
+    ``overrides`` name another bus (``bus="kafka", kafka_bootstrap=…``), one embedded log."""
     async with contextlib.AsyncExitStack() as exit_stack:
         if urls is None:
             urls = await exit_stack.enter_async_context(databases(postgres_env))
         prefix = stack.topic_prefix()
-        platform = platform_settings(bus="embedded", data_dir=data_dir, topic_prefix=prefix, **overrides)
+        platform = platform_settings(**{"bus": "embedded", **overrides}, data_dir=data_dir, topic_prefix=prefix)
         deployment = Deployment(data_dir=data_dir, topic_prefix=prefix, database_urls=urls)
         for service in STATE_TABLES:
             engine = create_async_engine(urls[service], poolclass=NullPool)
@@ -164,3 +166,19 @@ async def nothing_written(deployment: Deployment, service: str, *stats_paths: st
     assert await deployment.row_counts(service) == rows_before
     for path, before in stats_before.items():
         assert (await client.get(path)).json() == before, path
+
+
+async def open_edition(d: Deployment, **changes: Any) -> dict[str, Any]:
+    """``POST /editions`` with a valid body (``changes`` override fields); asserts the 201."""
+    response = await d["registration"].post("/editions", json=edition_body(**changes))
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def register(d: Deployment, edition_id: str, **changes: Any) -> dict[str, Any]:
+    """``POST /delegates`` with a valid body for ``edition_id``; asserts the 201."""
+    response = await d["registration"].post("/delegates", json=delegate_body(edition_id, **changes))
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
