@@ -40,6 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db.statements import insert_ignoring_duplicates
 from shared.http.headers import header_value
+from shared.http.problems import send_problem
 from shared.messaging.outbox import HeldTransaction, held_transaction
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,8 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if not key or len(key) > MAX_KEY_LENGTH:
-            await _send_problem(send, 400, "invalid_idempotency_key",
-                                f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} characters")
+            detail = f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} characters"
+            await send_problem(send, 400, detail, detail, "invalid_idempotency_key")
             return
         body = await _read_body(receive)
         path = scope["path"].encode("utf-8", "surrogateescape")
@@ -237,11 +238,11 @@ def _expired(row: Any, now: datetime) -> bool:
 
 async def _answer_from(row: Any, request_hash: str, send: Send) -> None:
     if row.request_hash != request_hash:
-        await _send_problem(send, 409, "idempotency_key_reused",
-                            "this Idempotency-Key was used with a different request body; use a new key")
+        detail = "this Idempotency-Key was used with a different request body; use a new key"
+        await send_problem(send, 409, detail, detail, "idempotency_key_reused")
     elif row.status_code is None:
-        await _send_problem(send, 409, "idempotency_in_progress",
-                            "a request with this Idempotency-Key is still being processed; retry shortly")
+        detail = "a request with this Idempotency-Key is still being processed; retry shortly"
+        await send_problem(send, 409, detail, detail, "idempotency_in_progress")
     else:
         stored = json.loads(row.response_headers) if row.response_headers else [["content-type", "application/json"]]
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in stored]
@@ -270,14 +271,5 @@ def _as_utc(value: datetime) -> datetime:
 
 
 async def _database_unavailable(send: Send) -> None:
-    await _send_problem(send, 503, "database_unavailable", "the service's database is unreachable; retry shortly")
-
-
-async def _send_problem(send: Send, status: int, code: str, detail: str) -> None:
-    body = json.dumps({"type": f"https://conference.example/problems/{code}", "title": detail, "status": status,
-                       "detail": detail, "code": code}).encode()
-    headers = [(b"content-type", b"application/problem+json")]
-    if status == 503:
-        headers.append((b"retry-after", b"2"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    detail = "the service's database is unreachable; retry shortly"
+    await send_problem(send, 503, detail, detail, "database_unavailable")

@@ -23,7 +23,6 @@ it at once, and the dashboard admits live-page viewers up to half the limit.
 from __future__ import annotations
 
 import asyncio
-import json
 import resource
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.http.auth import bearer_token, route_table
 from shared.http.headers import header_value
-from shared.observability.logging import request_id_var
+from shared.http.problems import send_problem
 from shared.settings import PlatformSettings
 
 WRITES = frozenset({"POST", "PATCH", "PUT", "DELETE"})
@@ -78,22 +77,24 @@ class RequestLimitsMiddleware:
             try:
                 length = int(declared)
             except ValueError:
-                await _problem(send, 400, "invalid_content_length", "Invalid Content-Length",
-                               "Content-Length must be a number of bytes")
+                await send_problem(send, 400, "Invalid Content-Length", "Content-Length must be a number of bytes",
+                                   "invalid_content_length", close=True)
                 return
             if length > limit:
-                await _problem(send, 413, "payload_too_large", "Request body too large",
-                               f"the request body is {length} bytes; this service accepts at most {limit}")
+                await send_problem(send, 413, "Request body too large",
+                                   f"the request body is {length} bytes; this service accepts at most {limit}",
+                                   "payload_too_large", close=True)
                 return
         if scope.get("method") in WRITES and self._needs_role(scope):
             token = bearer_token(header_value(scope, b"authorization"))
             if token is None:
-                await _problem(send, 401, "unauthenticated", "Authentication required",
-                               "send `Authorization: Bearer <token>`; this request changes data")
+                await send_problem(send, 401, "Authentication required",
+                                   "send `Authorization: Bearer <token>`; this request changes data",
+                                   "unauthenticated", close=True)
                 return
             if token not in self.settings.token_roles:
-                await _problem(send, 401, "unauthenticated", "Authentication required",
-                               "the bearer token is not known to this service")
+                await send_problem(send, 401, "Authentication required",
+                                   "the bearer token is not known to this service", "unauthenticated", close=True)
                 return
 
         received = 0
@@ -132,22 +133,7 @@ class RequestLimitsMiddleware:
         except _Refused as refused:
             if started:  # the app answered already and read the body afterwards: nothing left to say
                 return
-            await _problem(send, refused.status, refused.code, refused.title, refused.detail)
-
-
-async def _problem(send: Send, status: int, code: str, title: str, detail: str) -> None:
-    body = {"type": f"https://conference.example/problems/{code}", "title": title, "status": status,
-            "detail": detail, "code": code}
-    request_id = request_id_var.get()
-    if request_id:
-        body["request_id"] = request_id
-    content = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(content)).encode()),
-               (b"connection", b"close")]
-    if status == 401:
-        headers.append((b"www-authenticate", b"Bearer"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": content})
+            await send_problem(send, refused.status, refused.title, refused.detail, refused.code, close=True)
 
 
 def open_file_limit() -> int | None:

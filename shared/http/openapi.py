@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.http.auth import route_table
 from shared.http.idempotency import MAX_KEY_LENGTH
+from shared.http.problems import PROBLEM
 
-PROBLEM = "application/problem+json"
 # Operational endpoints answer for themselves (/readyz's 503 is a readiness document, not a problem).
 _OPERATIONS = frozenset({"/healthz", "/readyz", "/metrics"})
 _WRITES = frozenset({"post", "patch", "put", "delete"})

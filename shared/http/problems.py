@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from shared.db.engine import database_unreachable
 from shared.errors import DomainError
@@ -20,16 +22,40 @@ log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JSONResponse:
+def problem_document(status: int, title: str, detail: str, code: str, **extra: Any) -> dict[str, Any]:
+    """The RFC 9457 body every error of the platform has, with the request id when there is one."""
     body = {"type": f"https://conference.example/problems/{code}", "title": title, "status": status,
             "detail": detail, "code": code, **extra}
     rid = request_id_var.get()
     if rid:
         body["request_id"] = rid
-    headers = {"Retry-After": "2"} if status == 503 else None
+    return body
+
+
+def problem_headers(status: int) -> dict[str, str]:
+    """What a client needs beside the body: when to retry a 503, how to authenticate after a 401."""
+    if status == 503:
+        return {"Retry-After": "2"}
     if status == 401:
-        headers = {"WWW-Authenticate": "Bearer"}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+        return {"WWW-Authenticate": "Bearer"}
+    return {}
+
+
+def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JSONResponse:
+    return JSONResponse(problem_document(status, title, detail, code, **extra), status_code=status,
+                        media_type=PROBLEM, headers=problem_headers(status) or None)
+
+
+async def send_problem(send: Send, status: int, title: str, detail: str, code: str, *, close: bool = False) -> None:
+    """The same problem sent by a pure-ASGI middleware (before any route runs); ``close`` ends the
+    connection, for a request whose body is left unread."""
+    content = json.dumps(problem_document(status, title, detail, code)).encode()
+    headers = [(b"content-type", PROBLEM.encode()), (b"content-length", str(len(content)).encode())]
+    headers += [(name.lower().encode(), value.encode()) for name, value in problem_headers(status).items()]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
 
 
 def install_error_handlers(app: FastAPI) -> None:
