@@ -32,11 +32,13 @@ stack:
 	deploy/local/postgres.sh start
 	deploy/local/kafka.sh start
 
-## Tools the suites call: promtool (Debian's prometheus package; its daemon is not started) and
-## Chromium for the browser tests (Debian's chromium package, driven by Playwright).
+## Tools the suites call: promtool (Debian's prometheus package; its daemon is not started), Chromium
+## for the browser tests (Debian's chromium package, driven by Playwright) and the official AsyncAPI
+## parser (npm, from tests/contract/asyncapi-parser/package-lock.json; Debian's nodejs if node is missing).
 tools:
 	@deploy/prometheus/install-promtool.sh
 	@deploy/local/install-browser.sh
+	@deploy/local/install-asyncapi-parser.sh
 
 ## Benchmarks on the real stack: a table of ratios against baselines measured in the same run.
 bench: install stack

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from shared.events.catalogue import CATALOGUE, EventDefinition
-from shared.events.envelope import CONTENT_TYPE, CloudEvent
+from shared.events.envelope import CONTENT_TYPE, DATA_CONTENT_TYPE, SPECVERSION, TYPE_HEADER, CloudEvent
 from shared.topology import TOPICS
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -140,9 +140,13 @@ def _message(definition: EventDefinition) -> dict[str, Any]:
         "summary": model_doc or f"`{definition.name}` on `{definition.topic}`.",
         "contentType": CONTENT_TYPE,
         "correlationId": {"$ref": "#/components/correlationIds/requestId"},
-        "headers": {"type": "object", "properties": {
-            "content-type": {"type": "string", "const": CONTENT_TYPE},
-            "ce_type": {"type": "string", "const": definition.type},
+        "headers": {"type": "object", "required": ["content-type", TYPE_HEADER], "properties": {
+            "content-type": {"type": "string", "const": CONTENT_TYPE,
+                             "description": "Structured mode: the whole event is the record value."},
+            TYPE_HEADER: {"type": "string", "const": definition.type,
+                          "description": "The envelope's `type`, to filter without parsing the value. No "
+                                         "`ce_` header is set: in the CloudEvents Kafka binding those mean "
+                                         "binary mode."},
         }},
         "payload": {"allOf": [
             {"$ref": "#/components/schemas/CloudEvent"},
@@ -162,6 +166,16 @@ def _message(definition: EventDefinition) -> dict[str, Any]:
 
 def _envelope_schema() -> dict[str, Any]:
     schema = CloudEvent.model_json_schema(mode="serialization")
+    # The model gives these two defaults (the platform always writes them); on the wire they are fixed
+    # and always present, so the document says so: an integrator's validator rejects anything else.
+    properties = schema["properties"]
+    for name, value in (("specversion", SPECVERSION), ("datacontenttype", DATA_CONTENT_TYPE)):
+        properties[name].pop("default", None)
+        properties[name]["const"] = value
+    properties["specversion"]["description"] = "CloudEvents specification version; always `1.0`."
+    properties["datacontenttype"]["description"] = "Media type of `data`; always `application/json`."
+    required = {*schema["required"], "specversion", "datacontenttype"}
+    schema["required"] = [name for name in properties if name in required]  # in the envelope's order
     schema["title"] = "CloudEvent"
     schema["description"] = ("CloudEvents 1.0, structured JSON mode (`application/cloudevents+json`). "
                              "`correlationid` is an extension attribute.")

@@ -9,6 +9,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 CONTENT_TYPE = "application/cloudevents+json"
+SPECVERSION = "1.0"
+DATA_CONTENT_TYPE = "application/json"
+# The event type as a Kafka header, to filter without parsing the value. Not `ce_type`: a `ce_`-prefixed
+# header is what marks a record as *binary* mode in the CloudEvents Kafka binding, and the SDKs' automatic
+# readers (Python's `from_kafka`) then ignore the structured value and fail on the record.
+TYPE_HEADER = "event-type"
 
 
 class InvalidEvent(Exception):
@@ -20,18 +26,23 @@ class CloudEvent(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    specversion: str = "1.0"
+    specversion: str = SPECVERSION
     id: str = Field(description="Unique per event (UUID); consumers deduplicate on it.")
     source: str = Field(description="The producing service, e.g. `/registration`.")
     type: str = Field(description="`conference.<service>.<event>.v<N>`.")
     subject: str = Field(description="Aggregate id; also the Kafka message key.")
     time: datetime
-    datacontenttype: str = "application/json"
+    datacontenttype: str = DATA_CONTENT_TYPE
     data: dict[str, Any]
     correlationid: str | None = Field(default=None, description="The HTTP request id that caused it.")
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()
+
+
+def record_headers(event_type: str) -> tuple[tuple[str, bytes], ...]:
+    """The Kafka headers of a published event: structured mode's `content-type`, and its type."""
+    return (("content-type", CONTENT_TYPE.encode()), (TYPE_HEADER, event_type.encode()))
 
 
 def new_event(payload: BaseModel, *, subject: str, correlation_id: str | None = None) -> CloudEvent:
@@ -58,7 +69,7 @@ def parse_event(raw: bytes) -> tuple[CloudEvent, BaseModel]:
         envelope = CloudEvent.model_validate_json(raw)
     except ValidationError as exc:
         raise InvalidEvent(f"not a CloudEvents envelope: {_first_error(exc)}") from exc
-    if envelope.specversion != "1.0":
+    if envelope.specversion != SPECVERSION:
         raise InvalidEvent(f"unsupported specversion {envelope.specversion!r}")
     definition = definition_for(envelope.type)
     if definition is None:

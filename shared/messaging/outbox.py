@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.db.tables import PlatformTables
 from shared.events import CATALOGUE, CloudEvent, new_event
+from shared.events.envelope import record_headers
 from shared.files import private_file
 from shared.messaging.bus import Bus, OutgoingMessage, Producer
 from shared.messaging.supervise import Backoff, supervise
@@ -293,9 +294,7 @@ class OutboxRelay:
             return 0
         started = time.perf_counter()
         await producer.publish([
-            OutgoingMessage(topic=r.topic, key=r.key, value=bytes(r.payload),
-                            headers=(("content-type", b"application/cloudevents+json"),
-                                     ("ce_type", r.type.encode())))
+            OutgoingMessage(topic=r.topic, key=r.key, value=bytes(r.payload), headers=record_headers(r.type))
             for r in rows
         ])
         self.metrics.relay_latency.observe(time.perf_counter() - started)

@@ -16,6 +16,7 @@ from shared.events import CATALOGUE, parse_event
 from shared.events.asyncapi import build_document, render
 from shared.events.envelope import CloudEvent
 from shared.topology import TOPICS
+from tests.support.asyncapi_schemas import load_document, message_validator, violations
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "docs" / "asyncapi.yaml"
@@ -92,7 +93,10 @@ def test_every_reference_resolves(document: dict[str, Any]) -> None:
 
 def test_the_envelope_schema_is_cloudevents(document: dict[str, Any]) -> None:
     envelope = document["components"]["schemas"]["CloudEvent"]
-    assert {"id", "source", "type", "subject", "time", "data"} <= set(envelope["required"])
+    assert {"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "data"} <= set(
+        envelope["required"])
+    assert envelope["properties"]["specversion"]["const"] == "1.0"
+    assert envelope["properties"]["datacontenttype"]["const"] == "application/json"
     assert "correlationid" in envelope["properties"]
     assert set(envelope["properties"]) >= set(CloudEvent.model_fields)
 
@@ -121,6 +125,29 @@ def test_a_recorded_event_still_reads_with_the_current_models(path: Path) -> Non
     # Nothing a recorded event carried is dropped or changed by the current model (a consumer may rely
     # on it); fields added since may only be optional, so the comparison is on the recorded ones.
     _assert_keeps(payload.model_dump(mode="json"), recorded["data"], path.name)
+
+
+@pytest.mark.parametrize("path", fixtures(), ids=lambda p: p.name.removesuffix(".json"))
+def test_a_recorded_event_conforms_to_the_documented_schemas(path: Path) -> None:
+    """What an integrator's validator (jsonschema) says of the recorded events, on the committed document."""
+    recorded = json.loads(path.read_bytes())
+    validator = message_validator(load_document(), recorded["type"])
+    assert violations(validator, recorded) == [], path.name
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"specversion": None}, "(root): 'specversion' is a required property"),
+    ({"specversion": "0.3"}, "specversion: '1.0' was expected"),
+    ({"datacontenttype": None}, "(root): 'datacontenttype' is a required property"),
+    ({"datacontenttype": "text/plain"}, "datacontenttype: 'application/json' was expected"),
+    ({"type": "conference.registration.delegate_updated.v1"},
+     "type: 'conference.registration.delegate_registered.v1' was expected"),
+], ids=["no-specversion", "specversion-0.3", "no-datacontenttype", "text-datacontenttype", "other-type"])
+def test_the_documented_schemas_refuse_what_the_platform_never_writes(change: dict[str, Any], expected: str) -> None:
+    recorded = json.loads((FIXTURES / "conference.registration.delegate_registered.v1.json").read_bytes())
+    changed = {k: v for k, v in {**recorded, **change}.items() if v is not None}
+    validator = message_validator(load_document(), recorded["type"])
+    assert expected in violations(validator, changed)
 
 
 def _assert_keeps(current: Any, recorded: Any, where: str) -> None:
