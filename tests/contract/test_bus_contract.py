@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka
+from cloudevents.core.formats.json import JSONFormat
 from sqlalchemy import Column, Integer, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -453,6 +455,9 @@ async def test_an_event_whose_handler_keeps_failing_is_dead_lettered_after_max_a
     reason = dict(letters[0].headers)["dlq-reason"].decode()
     assert reason.startswith("handler_failed"), reason
     assert "RuntimeError" in reason and "edition ed-doomed cannot be applied" in reason, reason
+    # The dlq- headers leave it structured mode: the CloudEvents SDK still reads the event in it.
+    letter = KafkaMessage(headers=dict(letters[0].headers), key=letters[0].key, value=letters[0].value)
+    assert from_kafka(letter, JSONFormat()).get_id() == doomed.id
 
 
 class _DeadLettersFailOnce:
