@@ -27,6 +27,7 @@ from shared.http.middleware import RequestMiddleware
 from shared.http.openapi import document_problems
 from shared.http.operations import operations_router, watch_readiness
 from shared.http.problems import install_error_handlers
+from shared.http.routes import RouteTemplates
 from shared.http.security import SecurityHeadersMiddleware
 from shared.http.server import ShutdownSettings
 from shared.messaging.bus import Bus
@@ -79,9 +80,12 @@ def create_service_app(
                                     metrics=metrics, lock_path=lock_path,
                                     poll_interval=platform.poll_interval_seconds)
 
+    templates = RouteTemplates(lambda: app.router.routes)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service_var.set(settings.service)  # background tasks inherit it: their log lines name the service
+        metrics.declare_routes(templates)  # here, not in the factory: the dashboard mounts /static after it
         context.draining = False
         tasks: list[asyncio.Task[Any]] = []
         graceful: list[asyncio.Task[Any]] = []  # stopped by request, not cancelled (they drain first)
@@ -131,7 +135,7 @@ def create_service_app(
     app.add_middleware(RequestLimitsMiddleware, settings=platform, routes=lambda: app.router.routes)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["X-Request-ID"])
-    app.add_middleware(RequestMiddleware, metrics=metrics)
+    app.add_middleware(RequestMiddleware, metrics=metrics, templates=templates)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: on every answer, a middleware's own too
     install_error_handlers(app)
     install_docs(app)

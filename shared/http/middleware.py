@@ -8,6 +8,7 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.http.headers import header_value
+from shared.http.routes import RouteTemplates
 from shared.observability.logging import get_logger, request_id_var, service_var
 from shared.observability.metrics import PlatformMetrics
 
@@ -16,11 +17,12 @@ request_log = get_logger("shared.http")
 
 class RequestMiddleware:
     """Request id (``X-Request-ID``), HTTP metrics by route template, one JSON log line per request.
-    Pure ASGI for speed."""
+    Pure ASGI for speed. A request whose path no route matches is labelled ``unmatched``."""
 
-    def __init__(self, app: ASGIApp, metrics: PlatformMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: PlatformMetrics, templates: RouteTemplates) -> None:
         self.app = app
         self.metrics = metrics
+        self.templates = templates
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -29,6 +31,7 @@ class RequestMiddleware:
         request_id = (header_value(scope, b"x-request-id") or "")[:100] or uuid.uuid4().hex
         token = request_id_var.set(request_id)
         service_token = service_var.set(self.metrics.service)
+        root_path = scope.get("root_path", "")
         started = time.perf_counter()
         status = 500
         self.metrics.http_in_flight.inc()
@@ -44,8 +47,7 @@ class RequestMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = self.templates.of(scope, root_path) or "unmatched"
             method = scope.get("method", "GET")
             elapsed = time.perf_counter() - started
             self.metrics.http_in_flight.dec()

@@ -28,7 +28,7 @@ from shared.messaging.bus import Bus, Consumer, OutgoingMessage, Producer, Recei
 from shared.messaging.subscriptions import Subscriptions
 from shared.messaging.supervise import Backoff, supervise
 from shared.observability.logging import get_logger, request_id_var
-from shared.observability.metrics import DEAD_LETTER_REASONS, PlatformMetrics, dead_letter_reason_class
+from shared.observability.metrics import PlatformMetrics, dead_letter_reason_class
 
 log = logging.getLogger(__name__)
 events_log = get_logger("shared.inbox")
@@ -70,9 +70,8 @@ class EventConsumer:
         self._stopping = False
         self._lag_checked = 0.0
         self._lag_labels: set[tuple[str, str, str]] = set()
-        for topic in self.topics:  # series exist from the start, so increase() sees the first one
-            for reason in DEAD_LETTER_REASONS:
-                metrics.events_dead_lettered.labels(topic=topic, reason=reason)
+        metrics.declare_consumer(group, ((topic_prefix + d.topic, d.type)
+                                         for entry in subscriptions.entries for d in entry.definitions))
 
     def request_stop(self) -> None:
         """Graceful shutdown: finish the batch in hand, commit its offsets, leave the group."""

@@ -195,9 +195,8 @@ class OutboxRelay:
         metrics.outbox_oldest_age.set_function(self._oldest_age)
         from shared.events import CATALOGUE
 
-        for definition in CATALOGUE.values():  # series exist at 0, so rate() sees the first event
-            if definition.service == outbox.service:
-                metrics.events_published.labels(topic=outbox.topic_prefix + definition.topic, type=definition.type)
+        metrics.declare_publisher((outbox.topic_prefix + d.topic, d.type)
+                                  for d in CATALOGUE.values() if d.service == outbox.service)
 
     def request_stop(self) -> None:
         """Graceful shutdown: the leader publishes what is committed, then stops; a standby just stops."""

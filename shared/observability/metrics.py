@@ -23,6 +23,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+# The status classes a route's series start with; a 1xx or 3xx (a trailing-slash redirect) appears when sent.
+STATUS_CLASSES = ("2xx", "4xx", "5xx")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 # Reasons an event goes to a dead-letter topic: a bounded set, so that a label never carries
@@ -111,6 +113,34 @@ class PlatformMetrics:
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
         r.register(GC_COLLECTOR)
+
+    # Series exist at 0 from the start, labelled with what the service serves, consumes and publishes: an
+    # alert's ratio or increase() and a panel then see the first request or event, and a query for a
+    # series that never moved (5xx, retries, duplicates) shows 0 instead of no data.
+
+    def declare_routes(self, routes: Iterable[tuple[str, Iterable[str]]]) -> None:
+        """Each (route template, methods) the app serves."""
+        for route, methods in routes:
+            for method in sorted(methods):
+                self.http_latency.labels(route=route, method=method)
+                for status in STATUS_CLASSES:
+                    self.http_requests.labels(route=route, method=method, status=status)
+
+    def declare_consumer(self, group: str, events: Iterable[tuple[str, str]]) -> None:
+        """Each (topic, event type) consumer ``group`` applies."""
+        self.consumer_batch_latency.labels(group=group)
+        for topic, event_type in events:
+            self.events_consumed.labels(topic=topic, type=event_type)
+            self.events_retried.labels(topic=topic, type=event_type)
+            self.handler_latency.labels(topic=topic, type=event_type)
+            self.events_duplicate.labels(topic=topic)
+            for reason in DEAD_LETTER_REASONS:
+                self.events_dead_lettered.labels(topic=topic, reason=reason)
+
+    def declare_publisher(self, events: Iterable[tuple[str, str]]) -> None:
+        """Each (topic, event type) the outbox relay publishes."""
+        for topic, event_type in events:
+            self.events_published.labels(topic=topic, type=event_type)
 
     def register(self, collector: Collector) -> None:
         self.registry.register(collector)

@@ -8,6 +8,7 @@ import shutil
 import stat
 import subprocess
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +21,8 @@ GRAFANA_DIR = ROOT / "deploy" / "grafana"
 
 # Series Prometheus makes itself, not a service.
 SYNTHETIC = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
-_FUNCTIONS_AND_KEYWORDS = {
-    "sum", "min", "max", "avg", "count", "stddev", "stdvar", "topk", "bottomk", "quantile", "count_values",
-    "group", "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool",
-    "offset", "rate", "irate", "increase", "delta", "idelta", "deriv", "predict_linear", "histogram_quantile",
-    "sort", "sort_desc", "abs", "absent", "absent_over_time", "clamp_min", "clamp_max", "hour", "minute",
-    "day_of_week", "time", "vector", "scalar", "label_replace", "label_join", "avg_over_time", "max_over_time",
-    "min_over_time", "sum_over_time", "count_over_time", "last_over_time", "changes", "resets", "round",
-    "ceil", "floor", "timestamp", "inf", "nan",
-}
+# Grafana's interval variables, as it fills them in before a query goes to Prometheus.
+_GRAFANA_INTERVALS = {"__rate_interval": "5m", "__interval": "1m", "__range": "1h"}
 
 
 def promtool() -> str:
@@ -44,20 +38,51 @@ def run_promtool(*args: str, stdin: str | None = None) -> subprocess.CompletedPr
                           cwd=PROMETHEUS_DIR)
 
 
+@dataclass(frozen=True)
+class Selector:
+    """One vector selector of a PromQL expression: a metric name and its label matchers."""
+
+    name: str
+    matchers: tuple[tuple[str, str, str], ...]  # (label, operator, value), e.g. ("status", "=", "5xx")
+
+    def __str__(self) -> str:
+        return self.name + "{" + ", ".join(f'{label}{op}"{value}"' for label, op, value in self.matchers) + "}"
+
+    def matches(self, name: str, labels: Mapping[str, str]) -> bool:
+        """Whether a sample is selected, as Prometheus decides it (regexes anchored, a missing label is "")."""
+        return name == self.name and all(_label_matches(op, labels.get(label, ""), value)
+                                         for label, op, value in self.matchers)
+
+
+_OPERATORS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
+
+
+def _label_matches(op: str, actual: str, value: str) -> bool:
+    if op in ("=~", "!~"):
+        return (re.fullmatch(value, actual) is not None) == (op == "=~")
+    return (actual == value) == (op == "=")
+
+
+def selectors(expr: str) -> list[Selector]:
+    """The vector selectors of a PromQL expression, read by a PromQL parser (promql-parser, the Rust
+    crate's bindings)."""
+    import promql_parser
+
+    found: list[Selector] = []
+
+    def visit(node: promql_parser.Expr) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            matchers = tuple((m.name, _OPERATORS[str(m.op).rpartition(".")[2]], m.value)
+                             for m in node.matchers.matchers if m.name != "__name__")
+            found.append(Selector(node.name or "", matchers))
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return found
+
+
 def metric_names(expr: str) -> set[str]:
-    """The metric names a PromQL expression selects (label matchers, ranges and strings removed)."""
-    text = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)
-    text = re.sub(r"\{[^}]*\}", "", text)
-    text = re.sub(r"\[[^\]]*\]", "", text)
-    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
-    text = re.sub(r"\$\w+", "", text)
-    names = set()
-    for match in re.finditer(r"(?<![\w.])([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\()?", text):
-        name, call = match.group(1), match.group(2)
-        if call or name.lower() in _FUNCTIONS_AND_KEYWORDS or re.fullmatch(r"\d+\w*", name):
-            continue
-        names.add(name)
-    return names
+    """The metric names a PromQL expression selects."""
+    return {selector.name for selector in selectors(expr)}
 
 
 def alert_expressions() -> dict[str, str]:
@@ -68,14 +93,21 @@ def alert_expressions() -> dict[str, str]:
 
 
 def dashboard_expressions() -> dict[str, list[str]]:
+    """Each panel's and each query variable's PromQL, with the dashboard's variables filled in as Grafana
+    does for their default choice ("All": the variable's ``allValue``)."""
     found: dict[str, list[str]] = {}
     for path in sorted((GRAFANA_DIR / "dashboards").glob("*.json")):
         dashboard = json.loads(path.read_text())
+        variables = dashboard.get("templating", {}).get("list", [])
+        values = {**_GRAFANA_INTERVALS, **{v["name"]: v.get("allValue", ".*") for v in variables}}
+
+        def filled(expr: str, values: Mapping[str, str] = values) -> str:
+            return re.sub(r"\$\{?(\w+)\}?", lambda m: values.get(m.group(1), m.group(0)), expr)
         for panel in _panels(dashboard.get("panels", [])):
-            exprs = [t["expr"] for t in panel.get("targets", []) if t.get("expr")]
+            exprs = [filled(t["expr"]) for t in panel.get("targets", []) if t.get("expr")]
             if exprs:
                 found[f"{path.name}: {panel['title']}"] = exprs
-        for variable in dashboard.get("templating", {}).get("list", []):
+        for variable in variables:
             query = variable.get("query")
             if isinstance(query, dict):
                 query = query.get("query")
