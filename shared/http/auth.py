@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from starlette.routing import BaseRoute
 
 from shared.errors import DomainError
+from shared.http.routes import flat_routes
 from shared.settings import ROLES, Role
 
-__all__ = ["ROLES", "Forbidden", "Role", "Unauthenticated", "current_roles", "require_role"]
+__all__ = ["ROLES", "Access", "Forbidden", "Role", "RoleCheck", "Unauthenticated", "current_roles", "require_role"]
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>`")
 
 
@@ -30,15 +32,15 @@ class Forbidden(DomainError):
     title = "Not allowed for this token"
 
 
-def require_role(*roles: Role) -> Callable[..., Awaitable[frozenset[str]]]:
-    """A dependency that lets the request through when the token carries one of ``roles`` (of ``ROLES``:
-    the same set ``CONFERENCE_TOKENS`` is checked against at start)."""
-    unknown = set(roles) - set(ROLES)
-    if unknown:
-        raise ValueError(f"unknown role(s) {sorted(unknown)}; roles are {', '.join(ROLES)}")
-    allowed = frozenset(roles) | {"admin"}
+class RoleCheck:
+    """The dependency :func:`require_role` makes. Its ``roles`` are the one record of who may call a route:
+    the check below enforces them, ``shared.http.limits`` refuses an anonymous write from them before its
+    body is read, and ``shared.http.openapi`` documents them (``security`` and the operation's text)."""
 
-    async def check(request: Request) -> frozenset[str]:
+    def __init__(self, roles: frozenset[str]) -> None:
+        self.roles = roles
+
+    async def __call__(self, request: Request) -> frozenset[str]:
         credentials = await _bearer(request)
         if credentials is None:
             raise Unauthenticated("send `Authorization: Bearer <token>`; this request changes data")
@@ -46,11 +48,18 @@ def require_role(*roles: Role) -> Callable[..., Awaitable[frozenset[str]]]:
             credentials.credentials)
         if token_roles is None:
             raise Unauthenticated("the bearer token is not known to this service")
-        if not token_roles & allowed:
-            raise Forbidden(f"this token lacks the role needed here (one of: {', '.join(sorted(allowed))})")
+        if not token_roles & self.roles:
+            raise Forbidden(f"this token lacks the role needed here (one of: {', '.join(sorted(self.roles))})")
         return token_roles
 
-    return check
+
+def require_role(*roles: Role) -> RoleCheck:
+    """A dependency that lets the request through when the token carries one of ``roles`` (of ``ROLES``:
+    the same set ``CONFERENCE_TOKENS`` is checked against at start) or ``admin``."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown role(s) {sorted(unknown)}; roles are {', '.join(ROLES)}")
+    return RoleCheck(frozenset(roles) | {"admin"})
 
 
 async def current_roles(request: Request) -> frozenset[str]:
@@ -72,20 +81,36 @@ def bearer_token(authorization: str | None) -> str | None:
     return token
 
 
-def needs_role(dependant: Dependant) -> bool:
-    """Whether a route (its dependency tree) holds a :func:`require_role` check."""
-    return any("require_role" in getattr(d.call, "__qualname__", "") for d in _walk(dependant))
+@dataclass(frozen=True)
+class Access:
+    """Who may call a route, read from its dependency tree."""
+
+    roles: frozenset[str] = frozenset()  # the token must hold one of them; empty: no token needed
+    reads_token: bool = False  # an optional token shows more (``current_roles``: e.g. delegates without consent)
+
+    @property
+    def protected(self) -> bool:
+        return bool(self.roles)
 
 
-def route_table(routes: Sequence[BaseRoute]) -> list[tuple[Any, bool]]:
-    """Every route, included routers flattened in the router's order, with whether it needs a role.
+def access(dependant: Dependant) -> Access:
+    """The :class:`Access` of a route from its dependency tree: its :class:`RoleCheck`, if any."""
+    calls = [d.call for d in _walk(dependant)]
+    checks = {call.roles for call in calls if isinstance(call, RoleCheck)}
+    if len(checks) > 1:  # "one of these, and one of those" is not a rule this platform has, nor documents
+        raise ValueError(f"a route holds one role check, not {len(checks)}: {sorted(map(sorted, checks))}")
+    return Access(roles=next(iter(checks), frozenset()), reads_token=current_roles in calls)
+
+
+def route_table(routes: Sequence[BaseRoute]) -> list[tuple[Any, Access]]:
+    """Every route, included routers flattened in the router's order, with who may call it.
     Each route offers ``matches(scope)``, ``path`` and ``methods``."""
-    table: list[tuple[Any, bool]] = []
-    for context in iter_route_contexts(routes):
+    table: list[tuple[Any, Access]] = []
+    for context in flat_routes(routes):
         dependant = getattr(context, "dependant", None)
         if not isinstance(dependant, Dependant) and isinstance(context.original_route, APIRoute):
             dependant = context.original_route.dependant
-        table.append((context, isinstance(dependant, Dependant) and needs_role(dependant)))
+        table.append((context, access(dependant) if isinstance(dependant, Dependant) else Access()))
     return table
 
 

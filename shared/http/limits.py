@@ -31,7 +31,7 @@ from fastapi import HTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.http.auth import bearer_token, route_table
+from shared.http.auth import Access, bearer_token, route_table
 from shared.http.headers import header_value
 from shared.http.problems import send_problem
 from shared.settings import PlatformSettings
@@ -55,16 +55,16 @@ class RequestLimitsMiddleware:
         self.app = app
         self.settings = settings
         self._routes = routes
-        self._table: list[tuple[Any, bool]] | None = None
+        self._table: list[tuple[Any, Access]] | None = None
 
     def _needs_role(self, scope: Scope) -> bool:
         """Whether the route this request goes to (the first that matches fully) needs a role."""
         if self._table is None:  # built on first use: the routers are all included by then
             self._table = route_table(self._routes())
-        for route, protected in self._table:
+        for route, access in self._table:
             match, _ = route.matches(scope)
             if match == Match.FULL:
-                return protected
+                return access.protected
         return False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

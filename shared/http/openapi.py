@@ -8,7 +8,11 @@ OpenAPI document the problem statuses it can answer, derived from what the opera
 - a path parameter: 404; a write (POST, PATCH, PUT, DELETE): 409 (state conflicts, a reused
   ``Idempotency-Key``), and POST documents the optional ``Idempotency-Key`` header;
 - a body: 413 above ``CONFERENCE_MAX_BODY_BYTES`` and 408 when it stops arriving (``shared.http.limits``);
-- a role to hold: 401 and 403, and the bearer security scheme;
+- a role to hold (its ``require_role`` check, read by :func:`shared.http.auth.route_table`, the same
+  table the limits middleware refuses anonymous writes from): ``security: [{"bearer": []}]``, the roles
+  in its description, and 401 (with ``WWW-Authenticate``) and 403; an operation that reads an optional
+  token (``current_roles``) has ``security: [{}, {"bearer": []}]``, so that clients and Swagger UI's
+  *Authorize* send the token they have without requiring one; any other has no security at all;
 - anything touching the database: 503 ``database_unavailable`` with ``Retry-After``.
 """
 
@@ -19,7 +23,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.http.auth import route_table
+from shared.http.auth import Access, route_table
 from shared.http.idempotency import MAX_KEY_LENGTH
 from shared.http.problems import PROBLEM
 
@@ -59,33 +63,40 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = Field(default=None, description="Field errors (422).")
 
 
+BEARER = "bearer"
+_BEARER_SCHEME = {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <token>`; "
+                  "the token's roles are set by `CONFERENCE_ADMIN_TOKEN` and `CONFERENCE_TOKENS`."}
+
+
 def document_problems(app: FastAPI) -> None:
-    """Wrap ``app.openapi`` so that every operation documents its problem responses."""
-    protected = {(route.path, method.lower()) for route, needed in route_table(app.routes) if needed
-                 for method in route.methods or ()}
+    """Wrap ``app.openapi`` so that every operation documents its problem responses and its security."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
+        # Read when the document is first asked for: every router and mount is in by then.
+        accesses = {(route.path, method.lower()): access for route, access in route_table(app.routes)
+                    for method in route.methods or ()}
         schema = generate()
         components = schema.setdefault("components", {})
         definitions = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         components.setdefault("schemas", {}).update({**definitions.pop("$defs", {}), "Problem": definitions})
-        components.setdefault("securitySchemes", {})["bearer"] = {
-            "type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <token>`"}
         for path, item in schema.get("paths", {}).items():
             if path in _OPERATIONS:
                 continue
             for method, operation in item.items():
-                _document(operation, method, needs_role=(path, method) in protected)
+                _document(operation, method, accesses.get((path, method), Access()))
+        if any("security" in operation for item in schema.get("paths", {}).values() for operation in item.values()):
+            components.setdefault("securitySchemes", {})[BEARER] = _BEARER_SCHEME
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _document(operation: dict[str, Any], method: str, *, needs_role: bool) -> None:
+def _document(operation: dict[str, Any], method: str, access: Access) -> None:
+    _document_security(operation, access)
     parameters = operation.setdefault("parameters", [])
     if method == "post":
         parameters.append({
@@ -103,20 +114,48 @@ def _document(operation: dict[str, Any], method: str, *, needs_role: bool) -> No
         statuses.add(404)
     if method in _WRITES:
         statuses.add(409)
-    if needs_role:
+    if access.protected:
         statuses |= {401, 403}
-        operation["security"] = [{"bearer": []}]
     responses = operation.setdefault("responses", {})
     # Errors a route declared itself (e.g. a 404 for an unknown edition in a query) are problems too.
     statuses |= {int(code) for code in responses if code.isdigit() and int(code) >= 400}
     for status in sorted(statuses):
         documented = responses.get(str(status), {})
         response: dict[str, Any] = {
-            "description": documented.get("description") or _DESCRIPTIONS[status],
+            "description": documented.get("description") or _description(status, access),
             "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
         if status == 503:
             response["headers"] = {"Retry-After": {"description": "Seconds to wait before retrying.",
                                                    "schema": {"type": "string"}}}
+        if status == 401:
+            response["headers"] = {"WWW-Authenticate": {"description": "`Bearer`: the scheme to authenticate with.",
+                                                        "schema": {"type": "string"}}}
         responses[str(status)] = response
 
 
+def _document_security(operation: dict[str, Any], access: Access) -> None:
+    if access.protected:
+        operation["security"] = [{BEARER: []}]
+        note = f"**Needs** a bearer token with the role {_roles(access)}."
+    elif access.reads_token:
+        operation["security"] = [{}, {BEARER: []}]  # {}: anonymous is allowed too
+        note = ("A bearer token is optional: anonymous callers get the public view, a token's roles may show "
+                "more (personal or contact data, entries without consent).")
+    else:
+        return
+    description = operation.get("description", "")
+    operation["description"] = f"{description}\n\n{note}" if description else note
+
+
+def _roles(access: Access) -> str:
+    """``registrar`` (or ``admin``); ``admin`` alone for a route only the administrator may call."""
+    named = sorted(access.roles - {"admin"})
+    if not named:
+        return "`admin`"
+    return " or ".join(f"`{role}`" for role in named) + " (or `admin`)"
+
+
+def _description(status: int, access: Access) -> str:
+    if status == 403:
+        return f"The token lacks the role this operation needs: {_roles(access)}"
+    return _DESCRIPTIONS[status]

@@ -1,6 +1,7 @@
 """Fuzzing from the OpenAPI documents (schemathesis): every operation of every service, with a bounded
 number of generated examples, authenticated as the admin. No answer is a 5xx, every answer conforms to
-the documented status codes, content types, headers and schemas, and every error is problem+json.
+the documented status codes, content types, headers and schemas, every error is problem+json, and an
+operation documented as needing the bearer token refuses a call without one (schemathesis's ignored_auth).
 
 The four services run as `conference run` (embedded bus) on fresh PostgreSQL databases; a few entities
 are created first so that generated requests also meet existing editions and delegates. The examples are
@@ -27,6 +28,7 @@ from schemathesis.core.result import Err
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ignored_auth,
     negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
@@ -97,8 +99,10 @@ def errors_are_problems(ctx: CheckContext, response: Any, case: Any) -> bool | N
     return True
 
 
+# ignored_auth: an operation whose document requires the bearer token, answering 2xx to the admin, is
+# called again without a token and with a made-up one, and must refuse both.
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance, negative_data_rejection, errors_are_problems]
+          response_schema_conformance, negative_data_rejection, ignored_auth, errors_are_problems]
 # Generation only (no shrinking: a failure is recorded as found and the run goes on to the next one).
 FUZZ = settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize="FUZZ_RANDOM" not in os.environ, database=None,
                 phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
