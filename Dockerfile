@@ -1,14 +1,21 @@
 # One image for the four services: `conference serve <service>` migrates its database, then serves.
 # docker-compose.yml runs it four times; SIGTERM shuts a service down gracefully (docs/operations.md).
-FROM python:3.11-slim AS build
+# The base image by digest (python:3.11-slim, 3.11.16 on Debian trixie) and the dependencies from
+# requirements/runtime.lock with their hashes: the same bytes on every build (docs/decisions.md).
+# Update both on purpose: the digest by hand, the lock with `make lock`.
+FROM python:3.11-slim@sha256:1042b61448fef4ba92d16a8c7eb4996d027568ce64792a7877fd88511e0af7c6 AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
+COPY requirements/runtime.lock ./requirements/
+RUN python -m venv /opt/conference \
+    && /opt/conference/bin/pip install --quiet --require-hashes -r requirements/runtime.lock
 COPY pyproject.toml ./
 COPY shared ./shared
 COPY services ./services
-RUN python -m venv /opt/conference && /opt/conference/bin/pip install --quiet .
+# The project alone, built by the locked setuptools: nothing is fetched outside the lock.
+RUN /opt/conference/bin/pip install --quiet --no-deps --no-build-isolation .
 
-FROM python:3.11-slim
+FROM python:3.11-slim@sha256:1042b61448fef4ba92d16a8c7eb4996d027568ce64792a7877fd88511e0af7c6
 ENV PATH=/opt/conference/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

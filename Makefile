@@ -2,19 +2,32 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# Every transitive dependency, pinned with hashes (make lock); the Dockerfile installs runtime.lock.
+LOCK := requirements/dev.lock
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
+UV_LOCK := $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 --python-platform linux \
+	--custom-compile-command 'make lock' $(LOCK_ARGS) pyproject.toml requirements/build.in
 DATA_DIR ?= $(or $(CONFERENCE_DATA_DIR),data)
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-unit test-fast stack stack-stop tools bench lint fmt clean
+.PHONY: install lock run test test-unit test-fast stack stack-stop tools bench lint fmt clean
 
-$(STAMP): pyproject.toml
+## The venv from the lock: exactly the locked versions, each checked against its hash; then the project
+## itself, built offline by the locked setuptools (--no-build-isolation fetches nothing unchecked).
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + ")")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { echo "cannot create a virtualenv: apt-get install python3-venv"; exit 1; }
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
+
+## Re-resolve the locks after a change to pyproject.toml's pins, keeping every other version;
+## LOCK_ARGS=--upgrade moves every unpinned transitive dependency to its newest release.
+lock: install
+	$(UV_LOCK) --extra dev -o $(LOCK)
+	$(UV_LOCK) -o requirements/runtime.lock
 
 ## The platform on the embedded default; the 2025 replay when the data directory is empty.
 run: install
@@ -33,12 +46,14 @@ stack:
 	deploy/local/kafka.sh start
 
 ## Tools the suites call: promtool (Debian's prometheus package; its daemon is not started), Chromium
-## for the browser tests (Debian's chromium package, driven by Playwright) and the official AsyncAPI
-## parser (npm, from tests/contract/asyncapi-parser/package-lock.json; Debian's nodejs if node is missing).
+## for the browser tests (Debian's chromium package, driven by Playwright), the official AsyncAPI
+## parser (npm, from tests/contract/asyncapi-parser/package-lock.json; Debian's nodejs if node is missing)
+## and a Compose implementation that validates docker-compose.yml without an engine (Debian's docker-compose).
 tools:
 	@deploy/prometheus/install-promtool.sh
 	@deploy/local/install-browser.sh
 	@deploy/local/install-asyncapi-parser.sh
+	@deploy/local/install-compose.sh
 
 ## Benchmarks on the real stack: a table of ratios against baselines measured in the same run.
 bench: install stack
