@@ -44,7 +44,7 @@ def lock_entries(path: Path) -> dict[str, tuple[str, list[str]]]:
 def pyproject_pins(*, extras: tuple[str, ...] = ()) -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     requirements = [*project["dependencies"], *(r for extra in extras for r in project["optional-dependencies"][extra])]
-    pins = {}
+    pins: dict[str, str] = {}
     for text in requirements:
         parsed = Requirement(text)
         [specifier] = parsed.specifier
@@ -89,7 +89,7 @@ def test_the_venv_holds_exactly_the_locked_versions() -> None:
     """What `make install` built, as pip itself reports it: every locked version, and nothing broken."""
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     listed = subprocess.run([*pip, "list", "--format=json"], capture_output=True, text=True, timeout=120, check=True)
-    installed = {canonicalize_name(p["name"]): p["version"] for p in json.loads(listed.stdout)}
+    installed: dict[str, str] = {canonicalize_name(p["name"]): p["version"] for p in json.loads(listed.stdout)}
     wrong = {name: (version, installed.get(name)) for name, (version, _) in lock_entries(DEV_LOCK).items()
              if installed.get(name) != version}
     assert not wrong, f"locked vs installed: {wrong}; run `make install`"
