@@ -111,8 +111,11 @@ def build_document(*, partitions: int = 4) -> dict[str, Any]:
             "kafka": {
                 "host": "localhost:9092",
                 "protocol": "kafka",
-                "description": ("The platform's Apache Kafka cluster (`CONFERENCE_KAFKA_BOOTSTRAP`). Topic and "
-                                "group names may carry a deployment prefix (`CONFERENCE_TOPIC_PREFIX`)."),
+                # docker-compose.yml's host listener and deploy/local/kafka.sh's address (test_deploy checks).
+                "description": ("The platform's Apache Kafka cluster (`CONFERENCE_KAFKA_BOOTSTRAP`): on the host of "
+                                "`docker compose up` or `deploy/local/kafka.sh` it is localhost:9092 (inside the "
+                                "Compose network the services use kafka:19092). Topic and group names may carry a "
+                                "deployment prefix (`CONFERENCE_TOPIC_PREFIX`)."),
             },
         },
         "channels": channels,

@@ -1,13 +1,12 @@
 """The deploy files: Prometheus rules (promtool unit tests), its config, and docker-compose.yml checked
-against the services' settings (no Docker engine on the build machines: parse and compare)."""
+against the services' settings and validated by a real Compose (no Docker engine on the build machines:
+`docker-compose config` needs none; parse and compare the rest)."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-from pathlib import Path
+import re
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from devkit.stack import ROOT
+from shared.events.asyncapi import build_document
 from shared.settings import PlatformSettings
 from shared.topology import SERVICE_NAMES, SERVICE_PORTS
 from tests.support.ops import (
@@ -23,6 +23,7 @@ from tests.support.ops import (
     ComposeVariableMissing,
     alert_expressions,
     interpolate,
+    run_compose,
     run_promtool,
 )
 
@@ -118,7 +119,7 @@ def test_compose_runs_the_whole_stack(compose: dict[str, Any]) -> None:
     assert kafka_env["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft, single node
     assert kafka_env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
     assert kafka_env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
-    assert "PLAINTEXT://kafka:9092" in kafka_env["KAFKA_ADVERTISED_LISTENERS"]
+    assert "INTERNAL://kafka:19092" in kafka_env["KAFKA_ADVERTISED_LISTENERS"]
     assert services["postgres"]["image"].startswith("postgres:")
     init = [v for v in services["postgres"]["volumes"] if "/docker-entrypoint-initdb.d/" in v]
     assert init, "no init script for the per-service databases"
@@ -143,7 +144,7 @@ def test_compose_service_matches_its_settings(compose: dict[str, Any], name: str
     assert service["ports"] == [f"{port}:{port}"]
     env = {k: interpolate(v, OPERATOR_ENV) for k, v in env_of(service).items()}
     assert env["CONFERENCE_BUS"] == "kafka"
-    assert env["CONFERENCE_KAFKA_BOOTSTRAP"] == "kafka:9092"
+    assert env["CONFERENCE_KAFKA_BOOTSTRAP"] == listeners(compose)["INTERNAL"]  # inside the network
     url = make_url(env[f"{name.upper()}_DATABASE_URL"])
     assert url.drivername == "postgresql+asyncpg" and url.host == "postgres" and url.database == name
     others = {f"{o.upper()}_DATABASE_URL" for o in SERVICE_NAMES if o != name}
@@ -200,17 +201,52 @@ def test_dockerfile_runs_as_a_user_with_a_healthcheck() -> None:
     assert ".venv" in ignored and "data" in ignored and ".git" in ignored
 
 
-@pytest.mark.skipif(shutil.which("docker") is None, reason="no docker CLI")
-def test_docker_compose_config_accepts_the_file() -> None:
-    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=60)
-    if probe.returncode != 0:
-        pytest.skip("docker has no compose plugin here")
-    def config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True,
-                              text=True, timeout=60, cwd=Path(COMPOSE).parent, env=env)
-
-    result = config({**os.environ, **OPERATOR_ENV})
+def test_compose_accepts_the_file_and_refuses_it_without_the_secrets() -> None:
+    """The real Compose: `config` parses, interpolates and validates the file (a typo in a key fails)."""
+    result = run_compose(COMPOSE, "config", "--quiet", env={**os.environ, **OPERATOR_ENV})
     assert result.returncode == 0, result.stderr
     without = {k: v for k, v in os.environ.items() if k not in ("CONFERENCE_ADMIN_TOKEN", "GRAFANA_ADMIN_PASSWORD")}
-    result = config(without)
+    result = run_compose(COMPOSE, "config", "--quiet", env=without)
     assert result.returncode != 0 and "ADMIN" in result.stderr, result.stderr
+
+
+def listeners(compose: dict[str, Any]) -> dict[str, str]:
+    """Kafka's advertised listeners by name: ``{"INTERNAL": "kafka:19092", …}``."""
+    advertised = env_of(compose["services"]["kafka"])["KAFKA_ADVERTISED_LISTENERS"]
+    return dict(item.split("://", 1) for item in advertised.split(","))
+
+
+def test_kafka_has_a_listener_for_clients_on_the_host(compose: dict[str, Any]) -> None:
+    """`docker compose up`, then examples/consumer.py on the host with its defaults, at the AsyncAPI server."""
+    kafka = compose["services"]["kafka"]
+    env = env_of(kafka)
+    advertised = listeners(compose)
+    bound = dict(item.split("://", 1) for item in env["KAFKA_LISTENERS"].split(","))
+    protocols = dict(item.split(":", 1) for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert set(advertised) == {"INTERNAL", "EXTERNAL"} and set(bound) == {"INTERNAL", "EXTERNAL", "CONTROLLER"}
+    assert set(protocols) == set(bound)
+    assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] == "INTERNAL"
+    for name, address in advertised.items():
+        assert address.rsplit(":", 1)[1] == bound[name].rsplit(":", 1)[1], f"{name} advertises another port"
+
+    external = advertised["EXTERNAL"]
+    assert external == "localhost:9092"
+    assert f"127.0.0.1:{external.rsplit(':', 1)[1]}:{bound['EXTERNAL'].rsplit(':', 1)[1]}" in kafka["ports"], (
+        "the host listener must be published (on the loopback: it has no authentication)")
+    assert build_document()["servers"]["kafka"]["host"] == external, "the AsyncAPI server is the host listener"
+    consumer = (ROOT / "examples" / "consumer.py").read_text()
+    assert re.search(rf'"--bootstrap", default="{re.escape(external)}"', consumer), "consumer.py's default"
+
+    assert advertised["INTERNAL"].split(":")[0] == "kafka", "services reach the broker by its service name"
+    probe = " ".join(kafka["healthcheck"]["test"])
+    assert f"--bootstrap-server {advertised['INTERNAL']}" in probe, "healthy = reachable the way services reach it"
+
+
+def test_postgres_is_healthy_only_when_it_listens_on_tcp(compose: dict[str, Any]) -> None:
+    postgres = compose["services"]["postgres"]
+    probe = " ".join(postgres["healthcheck"]["test"])
+    user = env_of(postgres)["POSTGRES_USER"]
+    # Without -h pg_isready asks the Unix socket, where the image's temporary init server answers first.
+    assert f"pg_isready -h localhost -U {user} " in probe, probe
+    database = probe.split(" -d ", 1)[1].split()[0]
+    assert database in SERVICE_NAMES, "the probe names a database the init script creates"

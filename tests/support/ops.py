@@ -155,6 +155,24 @@ def private_file_problems(directory: Path) -> list[str]:
 _COMPOSE_VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:-|:\?)(?P<arg>[^}]*))?\}")
 
 
+def compose_cli() -> list[str]:
+    """A real Compose implementation whose ``config`` needs no engine: Docker's compose plugin when the
+    docker CLI has it, else Debian's ``docker-compose`` (1.29.2 on bookworm), which `make tools` installs."""
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True, timeout=60).returncode == 0:
+        return [docker, "compose"]
+    path = shutil.which("docker-compose")
+    if path is None:
+        pytest.fail("Docker Compose is missing: run `make tools` (deploy/local/install-compose.sh installs "
+                    "Debian's docker-compose package; validating docker-compose.yml needs no Docker engine)")
+    return [path]
+
+
+def run_compose(compose_file: Path, *args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*compose_cli(), "-f", str(compose_file), *args], capture_output=True, text=True,
+                          timeout=120, cwd=compose_file.parent, env=dict(env))
+
+
 class ComposeVariableMissing(Exception):
     """What ``docker compose`` stops with when a ``${VAR:?message}`` is unset or empty."""
 
