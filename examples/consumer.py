@@ -11,7 +11,9 @@ country; a real integration would write to its own system instead.
         --topic conference.registration --topic conference.projects --topic conference.network
 
 Prints one JSON line per event applied. ``--max-events N`` stops after N new events; ``--idle-exit S``
-stops after S seconds without any message (both for scripts and tests).
+stops after S seconds without any message (both for scripts and tests). Ctrl-C (SIGINT) or SIGTERM
+stops it cleanly: the batch in hand is committed, and the last line, ``{"summary": …}``, says what it
+built; the exit status is 0.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sqlite3
 import sys
 import time
@@ -54,7 +57,23 @@ def registered_by_country(db: sqlite3.Connection) -> dict[str, int]:
     return dict(rows.fetchall())
 
 
+def stop_on_signals() -> asyncio.Event:
+    """An event set by the first SIGINT or SIGTERM; a second one interrupts at once (default handling)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def request_stop() -> None:
+        stop.set()
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(number)
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, request_stop)
+    return stop
+
+
 async def consume(args: argparse.Namespace) -> int:
+    stop = stop_on_signals()  # before anything slow: a signal during start-up also ends cleanly
     db = sqlite3.connect(args.state, isolation_level=None)
     db.executescript(SCHEMA)
     consumer = AIOKafkaConsumer(
@@ -62,11 +81,12 @@ async def consume(args: argparse.Namespace) -> int:
         enable_auto_commit=False,        # commit only after our own transaction
         auto_offset_reset="earliest",    # a new group reads the whole history (retention is unlimited)
     )
-    await consumer.start()
     applied = 0
     last_message = time.monotonic()
     try:
-        while args.max_events is None or applied < args.max_events:
+        await consumer.start()
+        while not stop.is_set() and (args.max_events is None or applied < args.max_events):
+            # Between batches only: a batch is applied and committed whole before a signal is obeyed.
             batches = await consumer.getmany(timeout_ms=500, max_records=500)
             if not batches:
                 if args.idle_exit is not None and time.monotonic() - last_message > args.idle_exit:
@@ -96,7 +116,8 @@ async def consume(args: argparse.Namespace) -> int:
             await consumer.commit()  # after the commit above: a crash in between only means a redelivery
     finally:
         await consumer.stop()
-        print(json.dumps({"registered_by_country": registered_by_country(db)}), file=sys.stderr)
+        print(json.dumps({"summary": {"applied": applied, "registered_by_country": registered_by_country(db)}}),
+              flush=True)
         db.close()
     return 0
 

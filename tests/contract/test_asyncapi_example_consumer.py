@@ -1,9 +1,12 @@
 """examples/consumer.py, the integrators' example, against the real Kafka broker: it reads recorded
-events from the beginning, skips a redelivered one by its id, and resumes after its committed offset."""
+events from the beginning, skips a redelivered one by its id, resumes after its committed offset, and
+stops cleanly on Ctrl-C (SIGINT) or SIGTERM with its summary."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,13 +23,25 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures" / "events"
 
 
+def example(bootstrap: str, topic: str, group: str, state: Path) -> list[str]:
+    return [sys.executable, str(ROOT / "examples" / "consumer.py"), "--bootstrap", bootstrap, "--group", group,
+            "--topic", topic, "--state", str(state)]
+
+
+def events_and_summary(stdout: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The event lines and the closing ``{"summary": …}`` line, which must come last."""
+    *events, last = [json.loads(line) for line in stdout.splitlines()]
+    assert set(last) == {"summary"} and all("summary" not in line for line in events), stdout
+    summary: dict[str, Any] = last["summary"]
+    assert summary["applied"] == sum(not line["duplicate"] for line in events)
+    return events, summary
+
+
 def run_example(bootstrap: str, topic: str, group: str, state: Path) -> list[dict[str, Any]]:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "consumer.py"), "--bootstrap", bootstrap, "--group", group,
-         "--topic", topic, "--state", str(state), "--idle-exit", "3"],
-        capture_output=True, text=True, timeout=120)
+    result = subprocess.run([*example(bootstrap, topic, group, state), "--idle-exit", "3"],
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    return [json.loads(line) for line in result.stdout.splitlines()]
+    return events_and_summary(result.stdout)[0]
 
 
 async def test_the_example_consumer_dedupes_and_resumes(kafka_env: dict[str, str], tmp_path: Path) -> None:
@@ -52,3 +67,40 @@ async def test_the_example_consumer_dedupes_and_resumes(kafka_env: dict[str, str
         assert [line["type"] for line in second] == ["conference.registration.delegate_updated.v1"]
     finally:
         await producer.stop()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+async def test_the_example_consumer_stops_cleanly_on_a_signal(kafka_env: dict[str, str], tmp_path: Path,
+                                                              stop: signal.Signals) -> None:
+    bootstrap = stack.kafka_bootstrap(kafka_env)
+    prefix = stack.topic_prefix()
+    topic = f"{prefix}conference.registration.signals"
+    bus = KafkaBus(bootstrap)
+    await bus.ensure_topics([topic])
+    raw = (FIXTURES / "conference.registration.delegate_registered.v1.json").read_bytes()
+    producer = bus.producer()
+    await producer.start()
+    try:
+        await producer.publish([OutgoingMessage(topic, json.loads(raw)["subject"], raw)])
+    finally:
+        await producer.stop()
+
+    # No --idle-exit: it would run forever without the signal.
+    proc = await asyncio.create_subprocess_exec(
+        *example(bootstrap, topic, f"{prefix}example-{stop.name}", tmp_path / "state.db"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        # Consuming for real, past start-up: the event's line is out (the bound only stops a hung run).
+        first = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
+        assert json.loads(first)["type"] == "conference.registration.delegate_registered.v1"
+        proc.send_signal(stop)
+        rest, stderr = await asyncio.wait_for(proc.communicate(), timeout=60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, stderr.decode()
+    assert b"Traceback" not in stderr, stderr.decode()
+    _, summary = events_and_summary(first.decode() + rest.decode())
+    assert summary == {"applied": 1, "registered_by_country": {json.loads(raw)["data"]["country"]: 1}}
