@@ -11,13 +11,8 @@ if ! command -v apt-get >/dev/null 2>&1; then
        "or Docker's compose plugin" >&2
   exit 1
 fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null 2>&1 || { echo "install-compose.sh: installing docker-compose needs root" >&2; exit 1; }
-  SUDO=sudo
-fi
 echo "install-compose.sh: installing Debian's docker-compose for the deploy tests (one-time; no engine needed)"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get install -y -q --no-install-recommends docker-compose >/dev/null 2>&1 \
-  || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q --no-install-recommends docker-compose >/dev/null; }
+apt-get install -y -q --no-install-recommends docker-compose >/dev/null 2>&1 \
+  || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends docker-compose >/dev/null; }
 command -v docker-compose >/dev/null 2>&1 || { echo "install-compose.sh: docker-compose did not install" >&2; exit 1; }
