@@ -13,8 +13,9 @@ from shared.files import private_file
 
 
 def make_engine(url: str, *, pool_size: int = 20, read_only: bool = False) -> AsyncEngine:
-    """An engine for ``url`` holding at most ``pool_size`` PostgreSQL connections. On SQLite, ``read_only`` engines begin DEFERRED transactions so that
-    readers (GET requests) never queue behind writers for the write lock; on PostgreSQL it is the same."""
+    """An engine for ``url``, of at most ``pool_size`` connections on PostgreSQL. On SQLite, ``read_only``
+    engines begin DEFERRED transactions so that readers (GET requests) never queue behind writers for the
+    write lock; on PostgreSQL it is the same."""
     if url.startswith("sqlite"):
         prepare_sqlite_file(url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
