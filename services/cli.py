@@ -89,8 +89,12 @@ def serve(
         shutdown = ShutdownSettings()
         config = server_config(app, host=host, port=port, platform=platform, shutdown=shutdown)
         # SIGTERM: /readyz 503 for the drain period, stop accepting, finish in flight, drain, exit 0.
-        GracefulServer(config, on_drain=[app.state.context.begin_draining],
-                       drain_seconds=shutdown.drain_seconds).run(sockets=sockets)
+        server = GracefulServer(config, on_drain=[app.state.context.begin_draining],
+                                drain_seconds=shutdown.drain_seconds)
+        if sockets is None:
+            server.run()  # binds host:port itself
+        else:
+            server.run(sockets=sockets)
 
     if workers == 1:
         serve_one()
