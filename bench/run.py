@@ -36,7 +36,7 @@ from sqlalchemy.engine import make_url
 from bench import propagation
 from devkit import stack
 from devkit.ports import free_port
-from devkit.processes import ADMIN_TOKEN, ServiceProcesses, service_processes
+from devkit.processes import ADMIN_TOKEN, EmbeddedPlatform, ServiceProcesses, service_processes
 from services.dashboard.app import SERVICE_DIR as DASHBOARD_DIR
 from services.dashboard.rebuild import rebuild
 from services.registration.app import SERVICE_DIR as REGISTRATION_DIR
@@ -100,9 +100,10 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def services(names: list[str], postgres_env: dict[str, str], kafka_env: dict[str, str], work: Path
-             ) -> AbstractAsyncContextManager[ServiceProcesses]:
-    return service_processes(names, postgres_env, kafka_env, work, CONFERENCE_LOG_LEVEL="WARNING")
+def services(names: list[str], postgres_env: dict[str, str], kafka_env: dict[str, str], work: Path,
+             workers: int = 1) -> AbstractAsyncContextManager[ServiceProcesses]:
+    args = {name: ("--workers", str(workers)) for name in names} if workers > 1 else None
+    return service_processes(names, postgres_env, kafka_env, work, service_args=args, CONFERENCE_LOG_LEVEL="WARNING")
 
 
 async def new_edition(registration: str) -> str:
@@ -143,6 +144,14 @@ async def bench_write_path(report: Report, postgres_env: dict[str, str], kafka_e
                 runs[target].append(result)
                 console.print(f"  {target:<9} {result['rps']:8.0f} req/s  p50 {result['p50_ms']:.1f} ms  "
                               f"p99 {result['p99_ms']:.1f} ms  non-2xx {result['errors']:.0f}")
+        # `conference serve --workers 2`: the same load on two processes sharing the port (one relay).
+        async with services(["registration"], postgres_env, kafka_env, work, workers=2) as procs:
+            edition = await new_edition(procs["registration"].url)
+            result = await run_wrk(procs["registration"].url, seconds=seconds, connections=32, script=script,
+                                   env={"EDITION_ID": edition, "TOKEN": ADMIN_TOKEN})
+            runs["platform, 2 workers"] = [result]
+            console.print(f"  2 workers {result['rps']:8.0f} req/s  p50 {result['p50_ms']:.1f} ms  "
+                          f"p99 {result['p99_ms']:.1f} ms  non-2xx {result['errors']:.0f}")
     finally:
         baseline.terminate()
         baseline.wait(timeout=10)
@@ -151,6 +160,10 @@ async def bench_write_path(report: Report, postgres_env: dict[str, str], kafka_e
     report.details["write_path"] = runs
     report.rows.append(Row("write path", "POST /delegates req/s", plat["rps"], base_rps, "req/s", "≥ 0.70 × baseline",
                            plat["rps"] >= 0.7 * base_rps, f"non-2xx: {plat['errors']:.0f}"))
+    two = runs["platform, 2 workers"][0]
+    report.rows.append(Row("write path", "POST /delegates req/s, serve --workers 2 (vs 1)", two["rps"], plat["rps"],
+                           "req/s", "grows with N where cores allow", None,
+                           f"{os.cpu_count()} cores shared with wrk, PostgreSQL, Kafka; non-2xx: {two['errors']:.0f}"))
     report.rows.append(Row("write path", "POST /delegates p50", plat["p50_ms"],
                            statistics.mean(r["p50_ms"] for r in runs["baseline"]), "ms", "", None))
     report.rows.append(Row("write path", "POST /delegates p99", plat["p99_ms"],
@@ -190,7 +203,21 @@ async def bench_propagation(report: Report, postgres_env: dict[str, str], kafka_
         finally:
             subprocess.run(["pkill", "-f", "wrk -t2 -c4 -d3600s"], check=False)
             load.cancel()
-    report.details["propagation"] = {"idle": idle, "under_load": loaded}
+    # The embedded default (`conference run`: SQLite files and the embedded log, one process).
+    platform_run = EmbeddedPlatform(work / "embedded", work / "embedded.log")  # logs at WARNING by default
+    await platform_run.start()
+    try:
+        embedded = propagation.percentiles(await propagation.measure(
+            platform_run.url("registration"), platform_run.url("dashboard"), ADMIN_TOKEN, samples))
+    finally:
+        await asyncio.to_thread(platform_run.stop)
+    report.details["propagation"] = {"idle": idle, "under_load": loaded, "embedded_idle": embedded}
+    console.print(f"  embedded, idle    p50 {embedded['p50']:.1f} ms  p90 {embedded['p90']:.1f} ms  "
+                  f"p99 {embedded['p99']:.1f} ms")
+    report.rows.append(Row("propagation", "201 → dashboard p50, embedded (conference run), idle", embedded["p50"],
+                           None, "ms", "≤ 10 ms", embedded["p50"] <= 10))
+    report.rows.append(Row("propagation", "201 → dashboard p99, embedded (conference run), idle", embedded["p99"],
+                           None, "ms", "", None))
     for label, p in (("idle", idle), ("under write load", loaded)):
         console.print(f"  {label:<17} p50 {p['p50']:.1f} ms  p90 {p['p90']:.1f} ms  p99 {p['p99']:.1f} ms")
         report.rows.append(Row("propagation", f"201 → dashboard p50, {label}", p["p50"], None, "ms",

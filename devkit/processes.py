@@ -11,7 +11,7 @@ import resource
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +28,10 @@ ADMIN_TOKEN = "test-admin-token"
 class ServiceProcess:
     """``conference serve <service>`` as a separate OS process, killable with SIGKILL."""
 
-    def __init__(self, service: str, env: dict[str, str], log_dir: Path, *, max_open_files: int | None = None) -> None:
+    def __init__(self, service: str, env: dict[str, str], log_dir: Path, *, max_open_files: int | None = None,
+                 args: Sequence[str] = ()) -> None:
         self.service = service
+        self.args = tuple(args)  # more options of `conference serve`, e.g. ("--workers", "2")
         self.env = env
         self.max_open_files = max_open_files  # ``ulimit -n`` of the process, when given
         self.port = free_port()
@@ -46,7 +48,7 @@ class ServiceProcess:
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", self.service, "--port", str(self.port)],
+            [sys.executable, "-m", "services.cli", "serve", self.service, "--port", str(self.port), *self.args],
             env=self.process_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             preexec_fn=None if self.max_open_files is None else self._limit_open_files)
 
@@ -103,10 +105,12 @@ class ServiceProcesses:
 async def service_processes(names: Iterable[str], postgres_env: Mapping[str, str], kafka_env: Mapping[str, str],
                             work_dir: Path, *, database_urls: Mapping[str, str] | None = None,
                             service_env: Mapping[str, Mapping[str, str]] | None = None, ready_timeout: float = 60.0,
+                            service_args: Mapping[str, Sequence[str]] | None = None,
                             **extra_env: str) -> AsyncIterator[ServiceProcesses]:
     """``conference serve`` for each service, as OS processes on fresh PostgreSQL databases (``database_urls``
-    replaces some) and a fresh topic prefix on Kafka, with ``extra_env`` for all and ``service_env`` per
-    service; ready when yielded, stopped and the fresh databases dropped after."""
+    replaces some) and a fresh topic prefix on Kafka, with ``extra_env`` for all and ``service_env`` (and
+    ``service_args``, options of ``conference serve``) per service; ready when yielded, stopped and the fresh
+    databases dropped after."""
     fresh = await stack.fresh_databases(postgres_env)
     try:
         urls = {**fresh, **(database_urls or {})}
@@ -114,7 +118,8 @@ async def service_processes(names: Iterable[str], postgres_env: Mapping[str, str
         env = {**kafka_env, "CONFERENCE_TOPIC_PREFIX": prefix, "CONFERENCE_ADMIN_TOKEN": ADMIN_TOKEN,
                "CONFERENCE_TOKENS": json.dumps({}), "CONFERENCE_DATA_DIR": str(work_dir / "data"),
                **{f"{s.upper()}_DATABASE_URL": url for s, url in urls.items()}, **extra_env}
-        procs = {name: ServiceProcess(name, {**env, **(service_env or {}).get(name, {})}, work_dir) for name in names}
+        procs = {name: ServiceProcess(name, {**env, **(service_env or {}).get(name, {})}, work_dir,
+                                      args=(service_args or {}).get(name, ())) for name in names}
         try:
             for p in procs.values():
                 p.start()

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -23,6 +24,7 @@ from services.registration import app as registration_app
 from shared.db.migrations import run_migrations
 from shared.events.asyncapi import render as render_asyncapi
 from shared.http.server import GracefulServer, ShutdownSettings, server_config
+from shared.http.workers import bind, run_workers
 from shared.observability.logging import configure_logging
 from shared.settings import PlatformSettings, ServiceSettings, configuration_problem
 from shared.topology import SERVICE_NAMES, SERVICE_PORTS
@@ -67,6 +69,7 @@ def serve(
     service: Annotated[str, typer.Argument(help="registration|projects|network|dashboard")],
     port: Annotated[int | None, typer.Option(help="Defaults to the service's port (8000–8003).")] = None,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
+    workers: Annotated[int, typer.Option(min=1, help="Processes sharing the port (one relay publishes).")] = 1,
 ) -> None:
     """Run one service against the configured database and bus, migrating first."""
     _check_service(service)
@@ -79,12 +82,25 @@ def serve(
                   f"db: {_redact(settings.database_url)}")
     if os.environ.get("CONFERENCE_ADMIN_TOKEN") is None:
         console.print(f"development admin token: {token}")
-    app = SERVICES[service][0](settings)
-    shutdown = ShutdownSettings()
-    config = server_config(app, host=host, port=port or SERVICE_PORTS[service], platform=platform,
-                           shutdown=shutdown)
-    # SIGTERM: /readyz 503 for the drain period, stop accepting, finish in flight, drain, exit 0.
-    GracefulServer(config, on_drain=[app.state.context.begin_draining], drain_seconds=shutdown.drain_seconds).run()
+    port = port or SERVICE_PORTS[service]
+
+    def serve_one(sockets: list[socket.socket] | None = None) -> None:
+        app = SERVICES[service][0](settings)
+        shutdown = ShutdownSettings()
+        config = server_config(app, host=host, port=port, platform=platform, shutdown=shutdown)
+        # SIGTERM: /readyz 503 for the drain period, stop accepting, finish in flight, drain, exit 0.
+        server = GracefulServer(config, on_drain=[app.state.context.begin_draining],
+                                drain_seconds=shutdown.drain_seconds)
+        if sockets is None:
+            server.run()  # binds host:port itself
+        else:
+            server.run(sockets=sockets)
+
+    if workers == 1:
+        serve_one()
+        return
+    console.print(f"{workers} worker processes")
+    sys.exit(run_workers(workers, bind(host, port), lambda sock: serve_one([sock])))
 
 
 @cli.command()

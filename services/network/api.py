@@ -31,11 +31,11 @@ from shared.stats import NetworkStats
 
 
 # Both read repositories share the request's one read connection (FastAPI caches it per request).
-def _organizations(conn: ReadConnDep) -> OrganizationRepository:
+async def _organizations(conn: ReadConnDep) -> OrganizationRepository:
     return SqlOrganizationRepository(conn)
 
 
-def _signed_projects(conn: ReadConnDep) -> SignedProjectRepository:
+async def _signed_projects(conn: ReadConnDep) -> SignedProjectRepository:
     return SqlSignedProjectRepository(conn)
 
 

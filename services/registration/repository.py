@@ -9,10 +9,10 @@ session's row lock serialises every change to its enrolments, and the seat const
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, Self
 
-from sqlalchemy import Row, delete, distinct, func, select
+from sqlalchemy import Row, Table, delete, distinct, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,6 +33,10 @@ from shared.db.records import get_or_raise
 from shared.events.types import DelegateCategory, DelegateStatus, Host
 from shared.messaging.outbox import UnitOfWork, UnitOfWorkPort
 from shared.stats import DelegateFigures
+
+# UnitOfWork.insert_with_events: a row of the state inserted with the events emitted so far.
+InsertWithEvents = Callable[[Table, dict[str, Any]], Awaitable[None]]
+
 
 # -- row -> record, one mapper per aggregate ---------------------------------------------------------------
 
@@ -187,8 +191,13 @@ class SqlEditions:
 
 
 class SqlDelegates:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, *, insert_with_events: InsertWithEvents | None = None) -> None:
         self.conn = conn
+        # In a unit of work, a new delegate's row and the events emitted so far go in one round trip.
+        self._insert = insert_with_events or self._execute
+
+    async def _execute(self, table: Table, row: dict[str, Any]) -> None:
+        await self.conn.execute(table.insert(), row)
 
     async def get(self, delegate_id: str) -> Delegate:
         return await get_or_raise(self.conn, delegates, delegate_id, to_record=delegate_from_row,
@@ -214,7 +223,7 @@ class SqlDelegates:
     async def add(self, delegate: Delegate) -> None:
         # The edition is checked by the foreign key (one round trip fewer on the busiest write).
         try:
-            await self.conn.execute(delegates.insert(), _delegate_columns(delegate))
+            await self._insert(delegates, _delegate_columns(delegate))
         except IntegrityError as exc:
             if is_foreign_key_violation(exc):
                 raise domain.UnknownEdition(f"edition_id {delegate.edition_id} does not name an edition",
@@ -381,7 +390,7 @@ class SqlRegistrationUnitOfWork(UnitOfWork):
     async def __aenter__(self) -> Self:
         await super().__aenter__()
         self.editions = SqlEditions(self.conn)
-        self.delegates = SqlDelegates(self.conn)
+        self.delegates = SqlDelegates(self.conn, insert_with_events=self.insert_with_events)
         self.sessions = SqlSessions(self.conn)
         self.enrollments = SqlEnrollments(self.conn)
         return self

@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from shared.files import private_file
 
 
-def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> AsyncEngine:
-    """An engine for ``url``. On SQLite, ``read_only`` engines begin DEFERRED transactions so that
-    readers (GET requests) never queue behind writers for the write lock; on PostgreSQL it is the same."""
+def make_engine(url: str, *, pool_size: int = 20, read_only: bool = False) -> AsyncEngine:
+    """An engine for ``url``, of at most ``pool_size`` connections on PostgreSQL. On SQLite, ``read_only``
+    engines begin DEFERRED transactions so that readers (GET requests) never queue behind writers for the
+    write lock; on PostgreSQL it is the same."""
     if url.startswith("sqlite"):
         prepare_sqlite_file(url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
@@ -26,8 +27,10 @@ def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> As
         return engine
     # No pre-ping: it costs a round trip per checkout. A connection found dead on use is invalidated by
     # SQLAlchemy and the request answers 503 (retry); the pool then reconnects on its own.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
-                               pool_recycle=1800)
+    # No overflow: an overflow connection is closed when given back while the pool is full, so a steady
+    # load above pool_size opened a PostgreSQL backend (a fork, TLS negotiation) for every few requests.
+    # The pool opens its connections only when needed, up to the bound (20: the former 10 + 10 overflow).
+    return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
 
 
 def prepare_sqlite_file(url: str) -> None:

@@ -125,7 +125,9 @@ def create_service_app(
 
     # /docs is served from the service's own files (shared.http.docs), not FastAPI's CDN-backed pages.
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None,
-                  redoc_url=None, swagger_ui_oauth2_redirect_url=None)
+                  redoc_url=None, swagger_ui_oauth2_redirect_url=None,
+                  # No OpenTelemetry here: off, FastAPI stops looking for a provider (os.environ) per request.
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.context = context
     # Outermost first: request id, metrics and log line; CORS (so refusals and replayed answers carry the
     # retry's CORS headers); the limits (size, bearer token) before anything reads the body; idempotency,

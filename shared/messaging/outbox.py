@@ -23,9 +23,10 @@ from typing import Any, Protocol, Self
 
 import asyncpg
 from pydantic import BaseModel
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.dml import Insert
 
 from shared.db.tables import PlatformTables
 from shared.events import CATALOGUE, CloudEvent, new_event
@@ -43,6 +44,9 @@ BACKLOG_REFRESH_SECONDS = 2.0
 # Tests only (tests/e2e/faults): hold the relay between publishing a batch and deleting its rows, so
 # a test can kill the process exactly in that window. Unset or 0 (the default): no pause.
 PAUSE_AFTER_PUBLISH_ENV = "CONFERENCE_TEST_RELAY_PAUSE_AFTER_PUBLISH_SECONDS"
+
+
+OUTBOX_COLUMNS = ("event_id", "topic", "key", "type", "payload", "created_at")  # the keys of Outbox.rows()
 
 
 def notify_channel(service: str) -> str:
@@ -93,6 +97,7 @@ class UnitOfWork:
         self._engine = engine
         self._outbox = outbox
         self.events: list[CloudEvent] = []
+        self._written = 0  # events[:_written] are in the outbox already (insert_with_events)
         self._conn: AsyncConnection | None = None
         self._held: HeldTransaction | None = None
         self._committed = False
@@ -135,10 +140,18 @@ class UnitOfWork:
         self.events.append(event)
         return event
 
+    async def insert_with_events(self, table: Table, row: dict[str, Any]) -> None:
+        """Insert ``row`` into ``table`` together with the outbox rows of the events emitted so far: one
+        round trip on PostgreSQL, where the state's INSERT is a data-modifying CTE of the outbox's. Both
+        are in this transaction either way, so a constraint of ``table`` is raised here as it would be by
+        the INSERT alone."""
+        await self._outbox.insert_with(self.conn, table, row, self.events[self._written:])
+        self._written = len(self.events)
+
     async def commit(self) -> None:
         conn = self.conn
-        if self.events:
-            await self._outbox.write(conn, self.events)
+        if self.events[self._written:]:
+            await self._outbox.write(conn, self.events[self._written:])
         if self._held is not None:  # committed by the idempotency middleware, with the key's outcome
             self._committed = True
             if self.events:
@@ -157,22 +170,48 @@ class Outbox:
         self.table = tables.outbox
         self.topic_prefix = topic_prefix
         self._wake = asyncio.Event()
+        self._combined: dict[tuple[str, tuple[str, ...]], Insert] = {}
 
     def wake(self) -> None:
         self._wake.set()
 
-    async def write(self, conn: AsyncConnection, events: list[CloudEvent]) -> None:
+    def rows(self, events: list[CloudEvent]) -> list[dict[str, Any]]:
         now = datetime.now(UTC)
-        rows = []
-        for event in events:
-            # new_event() only wraps catalogue payloads, so every type here has a definition.
-            rows.append({
-                "event_id": event.id, "topic": self.topic_prefix + CATALOGUE[event.type].topic, "key": event.subject,
-                "type": event.type, "payload": event.to_bytes(), "created_at": now,
-            })
+        # new_event() only wraps catalogue payloads, so every type here has a definition.
+        return [{"event_id": event.id, "topic": self.topic_prefix + CATALOGUE[event.type].topic,
+                 "key": event.subject, "type": event.type, "payload": event.to_bytes(), "created_at": now}
+                for event in events]
+
+    async def write(self, conn: AsyncConnection, events: list[CloudEvent]) -> None:
         # On PostgreSQL a trigger on the outbox (migration 0003) NOTIFYs the relay's LISTEN connection at
         # commit, in whichever process the relay runs; on SQLite commit() sets the in-process signal.
-        await conn.execute(self.table.insert(), rows)
+        await conn.execute(self.table.insert(), self.rows(events))
+
+    async def insert_with(self, conn: AsyncConnection, table: Table, row: dict[str, Any],
+                          events: list[CloudEvent]) -> None:
+        """``row`` into ``table``, and the outbox row of one event: one statement on PostgreSQL
+        (``WITH state_write AS (INSERT INTO <table> …) INSERT INTO outbox …``); two elsewhere (SQLite has
+        no data-modifying CTE), and for several events (a multi-row VALUES is compiled again on every
+        call: SQLAlchemy does not cache it)."""
+        if len(events) != 1 or conn.dialect.name != "postgresql":
+            await conn.execute(table.insert(), row)
+            if events:
+                await self.write(conn, events)
+            return
+        shape = (table.name, tuple(row))
+        statement = self._combined.get(shape)
+        if statement is None:
+            statement = self._combined[shape] = self._combined_insert(table, tuple(row))
+        parameters = {f"s_{name}": value for name, value in row.items()}
+        parameters |= {f"o_{name}": value for name, value in self.rows(events)[0].items()}
+        await conn.execute(statement, parameters)
+
+    def _combined_insert(self, table: Table, columns: tuple[str, ...]) -> Insert:
+        # Built once per shape of row, with bound parameters: SQLAlchemy compiles it once and asyncpg
+        # prepares it once.
+        state = table.insert().values({name: bindparam(f"s_{name}") for name in columns}).cte("state_write")
+        # PostgreSQL runs a data-modifying CTE exactly once, whether or not the main statement reads it.
+        return self.table.insert().values({name: bindparam(f"o_{name}") for name in OUTBOX_COLUMNS}).add_cte(state)
 
 
 class OutboxRelay:

@@ -68,3 +68,18 @@ async def test_writes_succeed_while_kafka_is_down_and_figures_converge_after(
         private_kafka.start()
         await scenario.assert_converged(urls, world, timeout=120)
         await scenario.assert_all_present(urls, world)
+
+
+async def test_two_workers_per_service_converge_and_stop_cleanly(
+        postgres_env: dict[str, str], kafka_env: dict[str, str], tmp_path: Path) -> None:
+    # `conference serve --workers 2`: two processes per port, one relay per database, one consumer group.
+    two = {name: ("--workers", "2") for name in SERVICE_NAMES}
+    async with service_processes(SERVICE_NAMES, postgres_env, kafka_env, tmp_path, service_args=two,
+                                 ready_timeout=120) as procs:
+        urls = _urls(procs)
+        world = await scenario.drive(urls)
+        await scenario.assert_converged(urls, world)
+        await scenario.assert_all_present(urls, world)
+        registration = procs["registration"]
+        registration.stop()  # SIGTERM to the parent: both workers drain and exit
+        assert registration.process is not None and registration.process.returncode == 0

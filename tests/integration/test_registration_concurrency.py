@@ -57,7 +57,7 @@ async def edition(reg: Deployment) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 async def engine(reg: Deployment) -> AsyncIterator[AsyncEngine]:
     """A pool of its own with many connections, for units of work run directly."""
-    engine = make_engine(reg.database_urls["registration"], pool_size=20)  # + 20 overflow: 40 at once
+    engine = make_engine(reg.database_urls["registration"], pool_size=40)  # 40 at once
     yield engine
     await engine.dispose()
 
