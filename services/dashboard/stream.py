@@ -25,6 +25,9 @@ from services.dashboard.figures import Snapshot
 from shared.http.limits import open_file_limit
 
 HEARTBEAT_SECONDS = 15.0
+# Viewers woken per turn of the event loop during a fan-out: each sends its frame in that turn, and
+# other requests (/totals) get the loop between turns instead of waiting behind all 10,000 sends.
+FAN_OUT_CHUNK = 128
 SEPARATOR = b"\r\n"  # sse-starlette's, which the stream used before: clients see the same bytes
 
 
@@ -132,21 +135,27 @@ class OverviewBroadcaster:
         self.latest = payload
         self.version += 1
         self.frame = sse_event("totals", overview.totals.model_dump_json()) + sse_event("overview", payload)
-        self._fan_out(self.frame, update=True)
+        await self._fan_out(self.frame, update=True)
 
-    def heartbeat_now(self) -> None:
+    async def heartbeat_now(self) -> None:
         """One keep-alive comment to every viewer, so that proxies do not close an idle stream."""
-        self._fan_out(sse_comment(f"ping - {datetime.now(UTC)}"), update=False)
+        await self._fan_out(sse_comment(f"ping - {datetime.now(UTC)}"), update=False)
 
     async def heartbeat(self, interval: float = HEARTBEAT_SECONDS) -> None:
         """The one task that keeps every stream alive (per viewer, a timer would cost memory)."""
         while not self.closed:
             await asyncio.sleep(interval)
-            self.heartbeat_now()
+            await self.heartbeat_now()
 
-    def _fan_out(self, frame: bytes, *, update: bool) -> None:
-        for viewer in self._viewers:
-            viewer.offer(frame, update=update)
+    async def _fan_out(self, frame: bytes, *, update: bool) -> None:
+        """Offer ``frame`` to every viewer, ``FAN_OUT_CHUNK`` per turn of the loop. A viewer that joins
+        meanwhile has the latest frame already; a newer frame published meanwhile replaces this one."""
+        viewers = list(self._viewers)
+        for start in range(0, len(viewers), FAN_OUT_CHUNK):
+            if start:
+                await asyncio.sleep(0)  # the woken viewers send, other requests get the loop
+            for viewer in viewers[start:start + FAN_OUT_CHUNK]:
+                viewer.offer(frame, update=update)
 
     def close(self) -> None:
         """End every stream (the service is draining); no viewer is admitted afterwards. Safe to call
