@@ -51,7 +51,7 @@ async def overview(conn: ReadConnDep) -> Overview:
     return await service.overview(conn, now=datetime.now(UTC))
 
 
-@router.get("/stream", tags=["live page"], response_class=ViewerStream,
+@router.get("/stream", tags=["live page"], response_class=ViewerStream, status_code=200,
             summary="Server-Sent Events: `overview` and `totals` whenever the figures change",
             responses={200: {"content": {"text/event-stream": {}},
                              "description": "`event: totals` carries the /totals body of the current edition; "
