@@ -77,6 +77,8 @@ async def test_a_viewer_gets_totals_then_overview_as_sse_events(tmp_path: Path) 
         assert reader.response_headers["cache-control"] == "no-store"
         assert reader.response_headers["x-accel-buffering"] == "no"
         assert "x-request-id" in reader.response_headers  # it still passes the request middleware
+        assert reader.response_headers["x-content-type-options"] == "nosniff"  # and the security headers
+        assert reader.response_headers["access-control-allow-origin"] == "*"  # EventSource from other origins
         await broadcaster.publish(await registered_variant(app, 7))
         async def updated() -> bool:
             return len(data_of(bytes(reader.body), "overview")) == 2
