@@ -34,6 +34,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
 from bench import propagation
+from bench.viewers import raise_open_file_limit
 from devkit import stack
 from devkit.ports import free_port
 from devkit.processes import ADMIN_TOKEN, EmbeddedPlatform, ServiceProcesses, service_processes
@@ -101,9 +102,10 @@ def _ms(value: str) -> float:
 
 
 def services(names: list[str], postgres_env: dict[str, str], kafka_env: dict[str, str], work: Path,
-             workers: int = 1) -> AbstractAsyncContextManager[ServiceProcesses]:
+             workers: int = 1, **env: str) -> AbstractAsyncContextManager[ServiceProcesses]:
     args = {name: ("--workers", str(workers)) for name in names} if workers > 1 else None
-    return service_processes(names, postgres_env, kafka_env, work, service_args=args, CONFERENCE_LOG_LEVEL="WARNING")
+    return service_processes(names, postgres_env, kafka_env, work, service_args=args,
+                             service_env={name: env for name in names}, CONFERENCE_LOG_LEVEL="WARNING")
 
 
 async def new_edition(registration: str) -> str:
@@ -407,6 +409,100 @@ async def bench_scale(report: Report, postgres_env: dict[str, str], kafka_env: d
                                    result["p99_ms"] <= 1.5 * base["p99_ms"], f"{result['rps']:.0f} req/s"))
 
 
+# ---------------------------------------------------------------------------------------------- stream
+
+
+def rss_kib(pid: int) -> int:
+    """The resident memory of a process, from /proc/<pid>/status."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1))  # type: ignore[union-attr]
+
+
+async def bench_stream(report: Report, postgres_env: dict[str, str], kafka_env: dict[str, str], work: Path,
+                       viewers: int, samples: int, seconds: int) -> None:
+    """``viewers`` live pages on one dashboard, opened by bench.viewers in its own process: how many it
+    holds, its memory per viewer, the time from a registration's 201 to every viewer's frame, and
+    /totals under that load against the same dashboard idle."""
+    console.print(f"[bold]stream[/]: {viewers:,} /stream viewers on one dashboard, {samples} updates")
+    # The dashboard admits viewers up to half its open-file limit (services.dashboard.stream.viewer_cap):
+    # the services inherit this process's, raised here; the cap and uvicorn's concurrency follow.
+    limit = raise_open_file_limit(2 * viewers + 1024)
+    env = {"CONFERENCE_STREAM_MAX_VIEWERS": str(viewers), "CONFERENCE_MAX_CONCURRENCY": str(viewers + 2048)}
+    async with services(["registration", "dashboard"], postgres_env, kafka_env, work, **env) as procs:
+        reg, dash = procs["registration"], procs["dashboard"]
+        assert dash.process is not None
+        edition = await new_edition(reg.url)
+        await run_wrk(dash.url + "/totals", seconds=2, connections=4)  # warm-up
+        idle = await run_wrk(dash.url + "/totals", seconds=seconds, connections=4)
+        before = rss_kib(dash.process.pid)
+        client = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.viewers", "--port", str(dash.port), "--count", str(viewers),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT,
+            limit=2**24)  # a line carries every viewer's latency
+        assert client.stdin is not None and client.stdout is not None
+        stdin, stdout = client.stdin, client.stdout
+        try:
+            opened = json.loads(await asyncio.wait_for(stdout.readline(), 600))
+            held = int(opened["held"])
+            await asyncio.sleep(1)  # the connections' setup garbage is collected before measuring
+            after = rss_kib(dash.process.pid)
+            async with httpx.AsyncClient(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as c:
+                async def update(n: int) -> dict[str, Any]:
+                    """One registration, then the time from its 201 to each viewer's next frame."""
+                    r = await c.post(f"{reg.url}/delegates", json={
+                        "edition_id": edition, "full_name": f"Viewer bench {n}", "country": "MY",
+                        "email": f"stream-{uuid.uuid4().hex}@example.org", "category": "guest"})
+                    assert r.status_code == 201, r.text
+                    stdin.write(f"mark {time.monotonic()}\n".encode())
+                    await stdin.drain()
+                    result: dict[str, Any] = json.loads(await asyncio.wait_for(stdout.readline(), 60))
+                    return result
+
+                fan_out: list[float] = []
+                missed = 0
+                for n in range(samples):
+                    result = await update(n)
+                    fan_out += result["latencies_ms"]
+                    missed += result["missed"]
+
+                async def keep_updating() -> None:
+                    for n in range(samples, 10**6):
+                        await update(n)
+                        await asyncio.sleep(0.25)  # about the refresher's own pace (4 updates/s at most)
+
+                updating = asyncio.create_task(keep_updating())
+                try:
+                    loaded = await run_wrk(dash.url + "/totals", seconds=seconds, connections=4)
+                finally:
+                    updating.cancel()
+                    await asyncio.gather(updating, return_exceptions=True)
+            stdin.write(b"quit\n")
+            await stdin.drain()
+            await asyncio.wait_for(client.wait(), 60)
+        finally:
+            if client.returncode is None:
+                client.kill()
+                await client.wait()
+    per_viewer = (after - before) / max(held, 1)
+    p = propagation.percentiles(fan_out) if len(fan_out) > 1 else {"p50": float("nan"), "p99": float("nan")}
+    report.details["stream"] = {"viewers": viewers, "held": held, "outcome": opened["outcome"],
+                                "rss_before_kib": before, "rss_after_kib": after, "open_file_limit": limit,
+                                "fan_out": p, "missed": missed, "totals_idle": idle, "totals_loaded": loaded}
+    console.print(f"  held {held:,} of {viewers:,} ({opened['outcome']}), RSS {before:,} → {after:,} KiB "
+                  f"({per_viewer:.1f} KiB/viewer); 201 → every viewer p50 {p['p50']:.0f} ms p99 {p['p99']:.0f} ms "
+                  f"(missed {missed}); /totals p99 idle {idle['p99_ms']:.1f} ms, loaded {loaded['p99_ms']:.1f} ms")
+    report.rows.append(Row("stream", f"/stream viewers held (of {viewers:,})", held, None, "viewers",
+                           "10,000 on one process", held == viewers and held >= 10000,
+                           "" if viewers >= 10000 else "quick run: fewer viewers"))
+    report.rows.append(Row("stream", "201 → every viewer's frame p50", p["p50"], None, "ms", "", None))
+    report.rows.append(Row("stream", "201 → every viewer's frame p99", p["p99"], None, "ms", "≤ 1 s",
+                           p["p99"] <= 1000 and missed == 0, f"missed: {missed}"))
+    report.rows.append(Row("stream", "dashboard memory per viewer", per_viewer, None, "KiB", "≤ 20 KiB",
+                           per_viewer <= 20))
+    report.rows.append(Row("stream", f"GET /totals p99 with {held:,} viewers", loaded["p99_ms"], idle["p99_ms"], "ms",
+                           "≤ 2 × idle", loaded["p99_ms"] <= 2 * idle["p99_ms"], f"{loaded['rps']:.0f} req/s"))
+
+
 # ---------------------------------------------------------------------------------------------- output
 
 
@@ -454,12 +550,12 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="Shorter runs (a smoke test of the harness).")
     parser.add_argument("--only", nargs="*", default=None,
-                        help="Some of: write relay rebuild propagation scale.")
+                        help="Some of: write relay rebuild propagation scale stream.")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk (make bench installs it)")
     quick = args.quick
-    only = set(args.only or ["write", "propagation", "relay", "rebuild", "scale"])
+    only = set(args.only or ["write", "propagation", "relay", "rebuild", "scale", "stream"])
     postgres_env, kafka_env = stack.start_postgres(), stack.start_kafka()
     work = Path(os.environ.get("BENCH_WORK_DIR", f"/tmp/conference-bench-{uuid.uuid4().hex[:6]}"))
     work.mkdir(parents=True, exist_ok=True)
@@ -475,6 +571,9 @@ async def main() -> None:
     if "scale" in only:
         await bench_scale(report, postgres_env, kafka_env, work, delegates=20000 if quick else 1_000_000,
                           seconds=3 if quick else 10)
+    if "stream" in only:
+        await bench_stream(report, postgres_env, kafka_env, work, viewers=2000 if quick else 10000,
+                           samples=10 if quick else 30, seconds=3 if quick else 10)
     console.print(render(report))
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%S")
     info = machine()

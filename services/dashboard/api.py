@@ -2,34 +2,27 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import TypeAdapter, ValidationError
-from sse_starlette import EventSourceResponse
-from sse_starlette.sse import SendTimeoutError
-from starlette.types import Receive, Scope, Send
 
 from services.dashboard import service
 from services.dashboard.schemas import Countries, CountryRow, Overview, Totals
+from services.dashboard.sse import ViewerStream, open_stream
 from services.dashboard.stream import OverviewBroadcaster
 from shared.errors import DomainError, NotFound
 from shared.events.types import CountryCode
 from shared.http.deps import ContextDep, ReadConnDep
-from shared.http.problems import problem
 from shared.http.security import CSP, page_policy
 
-log = logging.getLogger(__name__)
 router = APIRouter()
 STATIC_DIR = Path(__file__).parent / "static"
 _LIVE_PAGE = STATIC_DIR / "index.html"
 LIVE_PAGE_POLICY = page_policy()
-VIEWER_RETRY_AFTER_SECONDS = 5
 _country_code: TypeAdapter[str] = TypeAdapter(CountryCode)
 
 
@@ -58,53 +51,16 @@ async def overview(conn: ReadConnDep) -> Overview:
     return await service.overview(conn, now=datetime.now(UTC))
 
 
-@router.get("/stream", tags=["live page"], response_class=EventSourceResponse,
+@router.get("/stream", tags=["live page"], response_class=ViewerStream, status_code=200,
             summary="Server-Sent Events: `overview` and `totals` whenever the figures change",
             responses={200: {"content": {"text/event-stream": {}},
                              "description": "`event: totals` carries the /totals body of the current edition; "
                                             "`event: overview` the /overview body. A comment every 15 s keeps "
                                             "proxies from closing the connection."}})
 async def stream(request: Request, context: ContextDep) -> Response:
+    # Documents /stream; its GETs are answered before routing, by the same open_stream (app.py).
     broadcaster: OverviewBroadcaster = request.app.state.broadcaster
-    if not broadcaster.admit():
-        detail = ("the service is shutting down; reconnect to retry" if broadcaster.closed else
-                  f"this process already serves {broadcaster.max_viewers} live-page viewers; retry later")
-        response = problem(503, "Too many viewers", detail, "too_many_viewers")
-        response.headers["Retry-After"] = str(VIEWER_RETRY_AFTER_SECONDS)
-        response.headers["Connection"] = "close"
-        return response
-
-    async def events() -> AsyncIterator[dict[str, str]]:
-        async for payload in broadcaster.updates():
-            document = Overview.model_validate_json(payload)
-            yield {"event": "totals", "data": document.totals.model_dump_json()}
-            yield {"event": "overview", "data": payload}
-
-    return ViewerStream(events(), broadcaster=broadcaster, ping=15,
-                        send_timeout=context.settings.platform.stream_send_timeout_seconds)
-
-
-class ViewerStream(EventSourceResponse):
-    """One viewer's stream: gives its place back when it ends, however it ends; a client that stops
-    reading (a send times out) is disconnected quietly."""
-
-    def __init__(self, content: AsyncIterator[dict[str, str]], *, broadcaster: OverviewBroadcaster,
-                 **options: Any) -> None:
-        super().__init__(content, **options)
-        self._broadcaster = broadcaster
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        except SendTimeoutError:
-            log.info("a /stream client stopped reading; disconnected")
-        except BaseExceptionGroup as group:  # the same, from inside sse-starlette's task group
-            _, rest = group.split(SendTimeoutError)
-            if rest is not None:
-                raise rest from None
-            log.info("a /stream client stopped reading; disconnected")
-        finally:
-            self._broadcaster.leave()
+    return open_stream(broadcaster, send_timeout=context.settings.platform.stream_send_timeout_seconds)
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)

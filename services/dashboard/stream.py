@@ -1,8 +1,15 @@
 """Pushes the live page's figures to every open ``/stream`` as events change them.
 
 The snapshot refresher (``refresher.py``) publishes each new overview here (at most
-``MAX_UPDATES_PER_SECOND`` times a second, so a burst of events becomes one update); every connected
-client receives the latest version, and a client that connects gets the current one at once.
+``MAX_UPDATES_PER_SECOND`` times a second, so a burst of events becomes one update). The update is
+serialised once, into the bytes of its two SSE events (``totals``, then ``overview``), and the same
+bytes are handed to every viewer: ten thousand viewers cost one serialisation, not ten thousand.
+A client that connects gets the current frame at once; one task sends the keep-alive comment to all.
+
+Each viewer holds one slot, not a queue: a newer frame replaces one it has not taken yet (every frame
+is the whole state, so the latest is all a viewer needs), and a keep-alive never replaces a frame. A
+viewer that reads slowly therefore costs the same memory as a fast one and gets the latest figures
+when it catches up.
 
 The broadcaster also admits the viewers: at most :func:`viewer_cap` at once per process (a client
 beyond it gets 503 with ``Retry-After``), and none once the service drains (:meth:`close` ends every
@@ -12,10 +19,16 @@ stream, so a shutdown never waits for the live pages).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 from services.dashboard.figures import Snapshot
 from shared.http.limits import open_file_limit
+
+HEARTBEAT_SECONDS = 15.0
+# Viewers woken per turn of the event loop during a fan-out: each sends its frame in that turn, and
+# other requests (/totals) get the loop between turns instead of waiting behind all 10,000 sends.
+FAN_OUT_CHUNK = 128
+SEPARATOR = b"\r\n"  # sse-starlette's, which the stream used before: clients see the same bytes
 
 
 def viewer_cap(configured: int) -> int:
@@ -26,64 +39,134 @@ def viewer_cap(configured: int) -> int:
     return configured if limit is None else max(1, min(configured, limit // 2))
 
 
+def sse_event(event: str, data: str) -> bytes:
+    """One SSE event; ``data`` is one line of JSON (pydantic's dumps never contain a newline)."""
+    return b"event: " + event.encode() + SEPARATOR + b"data: " + data.encode() + SEPARATOR + SEPARATOR
+
+
+def sse_comment(text: str) -> bytes:
+    return b": " + text.encode() + SEPARATOR + SEPARATOR
+
+
+class Viewer:
+    """One open stream: the frame it has not taken yet (None when none) and the future its stream
+    waits on. ``__slots__`` because ten thousand of them are alive at once."""
+
+    __slots__ = ("_waiter", "ended", "pending")
+
+    def __init__(self, frame: bytes | None) -> None:
+        self.pending = frame
+        self.ended = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def offer(self, frame: bytes, *, update: bool) -> None:
+        """Hand a frame over, replacing one not taken yet; a keep-alive never replaces an update."""
+        if self.ended or (not update and self.pending is not None):
+            return
+        self.pending = frame
+        self._wake()
+
+    def end(self) -> None:
+        self.ended = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def next_frame(self) -> bytes | None:
+        """The next frame to send, waiting for one; None once the stream is to end."""
+        while not self.ended:
+            if self.pending is not None:
+                frame, self.pending = self.pending, None
+                return frame
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return None
+
+
 class OverviewBroadcaster:
     def __init__(self, max_viewers: int = 2000) -> None:
-        self._published = asyncio.Condition()
         self.version = 0
-        self.latest: str | None = None
+        self.latest: str | None = None  # the overview's JSON, to skip a refresh that changed nothing
+        self.frame: bytes | None = None  # its SSE bytes, what every viewer is sent
         self.max_viewers = viewer_cap(max_viewers)
-        self.viewers = 0
         self.closed = False
-        self._waking: set[asyncio.Task[None]] = set()
+        self._viewers: set[Viewer] = set()
+        self._reserved = 0  # places taken by admit() whose stream has not joined yet
+
+    @property
+    def viewers(self) -> int:
+        return len(self._viewers) + self._reserved
 
     def admit(self) -> bool:
-        """Take a viewer's place, if one is free (and the service is not draining); see :meth:`leave`."""
+        """Take a viewer's place, if one is free (and the service is not draining); see :meth:`join`."""
         if self.closed or self.viewers >= self.max_viewers:
             return False
-        self.viewers += 1
+        self._reserved += 1
         return True
 
-    def leave(self) -> None:
-        self.viewers -= 1
+    def join(self) -> Viewer:
+        """The admitted stream starts: it gets the current frame at once, then every later one."""
+        self._reserved -= 1
+        viewer = Viewer(self.frame)
+        if self.closed:
+            viewer.end()
+        self._viewers.add(viewer)
+        return viewer
+
+    def leave(self, viewer: Viewer | None) -> None:
+        """Give the place back (``None``: admitted, but its stream never joined)."""
+        if viewer is None:
+            self._reserved -= 1
+        else:
+            viewer.end()
+            self._viewers.discard(viewer)
 
     async def publish(self, snapshot: Snapshot) -> None:
-        """Hand a refreshed snapshot's overview to the clients, unless it shows what they already have."""
-        payload = snapshot.overview.model_dump_json()
-        if payload != self.latest:
-            async with self._published:
-                self.latest = payload
-                self.version += 1
-                self._published.notify_all()
+        """Hand a refreshed snapshot's figures to every viewer, unless they show what it has already."""
+        overview = snapshot.overview
+        payload = overview.model_dump_json()
+        if payload == self.latest:
+            return
+        self.latest = payload
+        self.version += 1
+        self.frame = sse_event("totals", overview.totals.model_dump_json()) + sse_event("overview", payload)
+        await self._fan_out(self.frame, update=True)
+
+    async def heartbeat_now(self) -> None:
+        """One keep-alive comment to every viewer, so that proxies do not close an idle stream."""
+        await self._fan_out(sse_comment(f"ping - {datetime.now(UTC)}"), update=False)
+
+    async def heartbeat(self, interval: float = HEARTBEAT_SECONDS) -> None:
+        """The one task that keeps every stream alive (per viewer, a timer would cost memory)."""
+        while not self.closed:
+            await asyncio.sleep(interval)
+            await self.heartbeat_now()
+
+    async def _fan_out(self, frame: bytes, *, update: bool) -> None:
+        """Offer ``frame`` to every viewer, ``FAN_OUT_CHUNK`` per turn of the loop. A viewer that joins
+        meanwhile has the latest frame already; a newer frame published meanwhile replaces this one."""
+        viewers = list(self._viewers)
+        for start in range(0, len(viewers), FAN_OUT_CHUNK):
+            if start:
+                await asyncio.sleep(0)  # the woken viewers send, other requests get the loop
+            for viewer in viewers[start:start + FAN_OUT_CHUNK]:
+                viewer.offer(frame, update=update)
 
     def close(self) -> None:
         """End every stream (the service is draining); no viewer is admitted afterwards. Safe to call
-        from a signal handler: the waiting streams are woken from the loop."""
+        from a signal handler: the streams are woken from the loop."""
         self.closed = True
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop, so no stream waiting either
             return
-        loop.call_soon_threadsafe(self._schedule_wake)
+        loop.call_soon_threadsafe(self._end_all)
 
-    def _schedule_wake(self) -> None:
-        task = asyncio.create_task(self._wake_all())
-        self._waking.add(task)
-        task.add_done_callback(self._waking.discard)
-
-    async def _wake_all(self) -> None:
-        async with self._published:
-            self._published.notify_all()
-
-    async def updates(self) -> AsyncIterator[str]:
-        """The latest overview now, then each new one as it is published, until :meth:`close`."""
-        seen = 0
-        while True:
-            async with self._published:
-                while (self.version <= seen or self.latest is None) and not self.closed:
-                    await self._published.wait()
-                if self.closed:
-                    return
-                seen = self.version
-                payload = self.latest
-            assert payload is not None
-            yield payload
+    def _end_all(self) -> None:
+        for viewer in self._viewers:
+            viewer.end()

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from shared.db.engine import make_engine
 from shared.db.tables import PlatformTables
@@ -30,6 +31,7 @@ from shared.http.problems import install_error_handlers
 from shared.http.routes import RouteTemplates
 from shared.http.security import SecurityHeadersMiddleware
 from shared.http.server import ShutdownSettings
+from shared.http.streams import HeldStreamsMiddleware
 from shared.messaging.bus import Bus
 from shared.messaging.bus.factory import open_bus
 from shared.messaging.inbox import EventConsumer
@@ -55,6 +57,7 @@ def create_service_app(
     publishes: bool = True,
     bus: Bus | None = None,
     extra_background: Sequence[Callable[[ServiceContext], Any]] = (),
+    held_streams: Mapping[str, ASGIApp] | None = None,
 ) -> FastAPI:
     metrics = PlatformMetrics(settings.service)
     engine = make_engine(settings.database_url)
@@ -137,6 +140,8 @@ def create_service_app(
     app.add_middleware(RequestLimitsMiddleware, settings=platform, routes=lambda: app.router.routes)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["X-Request-ID"])
+    if held_streams:  # GETs of these paths skip everything from CORS inwards (shared.http.streams)
+        app.add_middleware(HeldStreamsMiddleware, streams=held_streams, routes=lambda: app.router.routes)
     app.add_middleware(RequestMiddleware, metrics=metrics, templates=templates)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: on every answer, a middleware's own too
     install_error_handlers(app)

@@ -111,8 +111,10 @@ async def test_the_stream_gets_an_update_only_when_the_overview_changes() -> Non
     assert broadcaster.version == 1
     await broadcaster.publish(snapshot(COUNTERS.of_edition("e1")))
     assert broadcaster.version == 2
-    updates = broadcaster.updates()
-    assert await anext(updates) == broadcaster.latest
+    viewer = broadcaster.join() if broadcaster.admit() else None  # a viewer that joins gets the latest at once
+    assert viewer is not None and await viewer.next_frame() == broadcaster.frame
+    assert broadcaster.frame is not None and broadcaster.latest is not None
+    assert broadcaster.frame.endswith(b"event: overview\r\ndata: " + broadcaster.latest.encode() + b"\r\n\r\n")
 
 
 P = TypeVar("P", bound=BaseModel)
