@@ -102,10 +102,10 @@ def _ms(value: str) -> float:
 
 
 def services(names: list[str], postgres_env: dict[str, str], kafka_env: dict[str, str], work: Path,
-             workers: int = 1, **env: str) -> AbstractAsyncContextManager[ServiceProcesses]:
+             *, workers: int = 1, env: dict[str, str] | None = None) -> AbstractAsyncContextManager[ServiceProcesses]:
     args = {name: ("--workers", str(workers)) for name in names} if workers > 1 else None
     return service_processes(names, postgres_env, kafka_env, work, service_args=args,
-                             service_env={name: env for name in names}, CONFERENCE_LOG_LEVEL="WARNING")
+                             service_env={name: env or {} for name in names}, CONFERENCE_LOG_LEVEL="WARNING")
 
 
 async def new_edition(registration: str) -> str:
@@ -428,7 +428,7 @@ async def bench_stream(report: Report, postgres_env: dict[str, str], kafka_env: 
     # the services inherit this process's, raised here; the cap and uvicorn's concurrency follow.
     limit = raise_open_file_limit(2 * viewers + 1024)
     env = {"CONFERENCE_STREAM_MAX_VIEWERS": str(viewers), "CONFERENCE_MAX_CONCURRENCY": str(viewers + 2048)}
-    async with services(["registration", "dashboard"], postgres_env, kafka_env, work, **env) as procs:
+    async with services(["registration", "dashboard"], postgres_env, kafka_env, work, env=env) as procs:
         reg, dash = procs["registration"], procs["dashboard"]
         assert dash.process is not None
         edition = await new_edition(reg.url)
