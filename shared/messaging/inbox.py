@@ -12,15 +12,18 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
+from prometheus_client import Histogram
 from pydantic import BaseModel
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared.db import bulk
 from shared.db.engine import database_unreachable
 from shared.db.statements import insert_ignoring_duplicates
 from shared.events import CloudEvent, InvalidEvent, parse_event
@@ -46,6 +49,15 @@ class _Outcome:
     duplicates: int = 0
     dead: list[tuple[ReceivedMessage, str]] | None = None
     dead_event_ids: list[str] | None = None
+
+
+@dataclass
+class ParsedBatch:
+    """A batch read from the bus, its events parsed, not yet applied."""
+
+    started: float
+    outcome: _Outcome
+    events: list[tuple[ReceivedMessage, CloudEvent, BaseModel]] = field(default_factory=list)
 
 
 class EventConsumer:
@@ -139,18 +151,29 @@ class EventConsumer:
 
     async def process(self, messages: Sequence[ReceivedMessage], producer: Producer) -> None:
         """Apply a batch in one transaction; dead-letter what cannot be applied."""
-        started = time.perf_counter()
-        outcome = _Outcome(dead=[], dead_event_ids=[])
-        assert outcome.dead is not None and outcome.dead_event_ids is not None
-        parsed: list[tuple[ReceivedMessage, CloudEvent, BaseModel]] = []
-        for message in messages:
+        await self.apply(await self.parse(messages), producer)
+
+    async def parse(self, messages: Sequence[ReceivedMessage], *, yield_every: int = 0) -> ParsedBatch:
+        """Read a batch's events (no database). ``yield_every`` > 0 hands the event loop back every so many
+        events, so that a previous batch's statements (a rebuild's pipeline) progress while this one is read."""
+        batch = ParsedBatch(started=time.perf_counter(), outcome=_Outcome(dead=[], dead_event_ids=[]))
+        assert batch.outcome.dead is not None
+        for i, message in enumerate(messages):
+            if yield_every and i and i % yield_every == 0:
+                await asyncio.sleep(0)
             try:
                 envelope, payload = parse_event(message.value)
             except InvalidEvent as exc:
-                outcome.dead.append((message, str(exc)))
+                batch.outcome.dead.append((message, str(exc)))
                 continue
             if envelope.type in self.handlers:
-                parsed.append((message, envelope, payload))
+                batch.events.append((message, envelope, payload))
+        return batch
+
+    async def apply(self, batch: ParsedBatch, producer: Producer) -> None:
+        """Apply a parsed batch in one transaction; dead-letter what cannot be applied."""
+        started, outcome, parsed = batch.started, batch.outcome, batch.events
+        assert outcome.dead is not None and outcome.dead_event_ids is not None
         if parsed and not await self._apply_batch(parsed, outcome):
             async with self.engine.begin() as conn:
                 for message, envelope, payload in parsed:
@@ -171,8 +194,9 @@ class EventConsumer:
                                  offset=m.offset, reason=reason)
         if outcome.duplicates:
             self.metrics.events_duplicate.labels(topic=self.topics[0]).inc(outcome.duplicates)
-        for message, envelope, _ in parsed:
-            self.metrics.events_consumed.labels(topic=message.topic, type=envelope.type).inc()
+        consumed = Counter((message.topic, envelope.type) for message, envelope, _ in parsed)
+        for (topic, event_type), count in consumed.items():  # one labels() lookup per kind, not per event
+            self.metrics.events_consumed.labels(topic=topic, type=event_type).inc(count)
         self.metrics.consumer_batch_latency.labels(group=self.group).observe(time.perf_counter() - started)
         if outcome.applied and self.on_applied is not None:
             self.on_applied()
@@ -191,10 +215,9 @@ class EventConsumer:
         started = time.perf_counter()
         try:
             async with self.engine.begin() as conn:
-                inserted = await conn.execute(
-                    insert_ignoring_duplicates(conn, self.processed).returning(self.processed.c.event_id),
-                    [{"consumer": self.group, "event_id": event_id, "processed_at": now} for event_id in first])
-                fresh_ids = set(inserted.scalars())
+                fresh_ids = await bulk.insert_ignoring(conn, self.processed, [
+                    {"consumer": self.group, "event_id": event_id, "processed_at": now} for event_id in first],
+                    returning="event_id")
                 fresh = [event for event_id, event in first.items() if event_id in fresh_ids]
                 await self.batch_handler(conn, fresh)
         except Exception as exc:
@@ -216,11 +239,15 @@ class EventConsumer:
         share = elapsed / max(len(fresh_ids), 1)
         # Formatting a line costs more than applying the event: skip the work when INFO is off.
         log_each = logging.getLogger("shared.inbox").isEnabledFor(logging.INFO)
+        latency: dict[tuple[str, str], Histogram] = {}
         for message, envelope, _ in parsed:
             if envelope.id not in fresh_ids:
                 continue
             fresh_ids.discard(envelope.id)  # the same event twice in one batch: reported once
-            self.metrics.handler_latency.labels(topic=message.topic, type=envelope.type).observe(share)
+            kind = (message.topic, envelope.type)
+            if (histogram := latency.get(kind)) is None:
+                histogram = latency[kind] = self.metrics.handler_latency.labels(topic=kind[0], type=kind[1])
+            histogram.observe(share)
             if log_each:
                 events_log.info("event applied", correlationid=envelope.correlationid,
                                 request_id=envelope.correlationid, event_id=envelope.id,
