@@ -1,16 +1,20 @@
 """Many rows in one statement: the batch consumers' inserts, upserts and key lookups.
 
-On PostgreSQL the rows travel as one array per column (``unnest``) in a single statement whose text
-does not depend on the number of rows, so asyncpg prepares it once and encodes the arrays in binary;
-SQLAlchemy's executemany instead builds and binds a parameter set per row, which cost more than the
-database's own work in a dashboard rebuild. Other dialects (SQLite, embedded mode) take the portable
+On PostgreSQL the rows travel as one JSON document (``json_populate_recordset``) in a single statement
+whose text does not depend on the number of rows, so asyncpg prepares it once and sends one string:
+SQLAlchemy's executemany builds and binds a parameter set per row, and arrays per column
+(``unnest``) make asyncpg check every element; both cost more than the database's own work in a
+dashboard rebuild. Other dialects (SQLite, embedded mode) take the portable
 statements of ``shared.db.statements``. Every helper keeps the meaning of its portable twin: same
 conflict rule, same rows written, same rows returned.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Row, Table, TextClause, select, text
@@ -37,33 +41,50 @@ def _quoted(dialect: Dialect, *names: str) -> str:
     return ", ".join(dialect.identifier_preparer.quote(n) for n in names)
 
 
-def _columns(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
-    return {name: [row[name] for row in rows] for name in names}
+def _json_value(value: object) -> str:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)  # exact: PostgreSQL reads the digits, never a binary float
+    raise TypeError(f"{type(value).__name__} has no JSON form for a bulk statement")
 
 
-def _insert_unnest(table: Table, dialect: Dialect, names: tuple[str, ...], conflict: str, returning: str | None
-                   ) -> TextClause:
-    key = ("insert", table, names, conflict, returning)
+def _rows_json(rows: Sequence[dict[str, Any]]) -> str:
+    return json.dumps(rows, default=_json_value, separators=(",", ":"))
+
+
+def _insert_json(table: Table, dialect: Dialect, names: tuple[str, ...], conflict: str) -> TextClause:
+    key = ("insert", table, names, conflict)
     if (statement := _STATEMENTS.get(key)) is None:
-        arrays = ", ".join(_array_of(table, n, dialect) for n in names)
+        # Each JSON object becomes a row of the table's type: PostgreSQL converts (and checks) every value.
+        columns, name = _quoted(dialect, *names), _quoted(dialect, table.name)
         statement = _STATEMENTS[key] = text(
-            f"INSERT INTO {_quoted(dialect, table.name)} ({_quoted(dialect, *names)}) SELECT * FROM unnest({arrays}) "
-            + conflict + (f" RETURNING {_quoted(dialect, returning)}" if returning else ""))
+            f"INSERT INTO {name} ({columns}) SELECT {columns} FROM json_populate_recordset(NULL::{name}, "
+            f"CAST(:rows AS json)) {conflict}")
     return statement
 
 
-async def insert_ignoring(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]],
-                          returning: str) -> set[Any]:
-    """``INSERT … ON CONFLICT DO NOTHING RETURNING <returning>``: the values of the rows actually inserted."""
-    if not rows:
+async def insert_missing(conn: AsyncConnection, table: Table, column: str, values: Sequence[Any],
+                         fixed: dict[str, Any]) -> set[Any]:
+    """One row per value of ``column`` (the other columns from ``fixed``), ``ON CONFLICT DO NOTHING``:
+    the values whose rows were inserted, i.e. were not there yet (an inbox's new event ids)."""
+    if not values:
         return set()
     if not _postgres(conn):
-        result = await conn.execute(insert_ignoring_duplicates(conn, table).returning(table.c[returning]),
-                                    list(rows))
+        result = await conn.execute(insert_ignoring_duplicates(conn, table).returning(table.c[column]),
+                                    [fixed | {column: value} for value in values])
         return set(result.scalars())
-    names = tuple(rows[0])
-    statement = _insert_unnest(table, conn.dialect, names, "ON CONFLICT DO NOTHING", returning)
-    return set((await conn.execute(statement, _columns(rows, names))).scalars())
+    key = ("missing", table, column, tuple(fixed))
+    if (statement := _STATEMENTS.get(key)) is None:
+        # One array for the one column that varies: the fixed values are bound once, not once per row.
+        dialect = conn.dialect
+        names = (*fixed, column)
+        selected = ", ".join([*(f"CAST(:{n} AS {table.c[n].type.compile(dialect=dialect)})" for n in fixed), "v"])
+        statement = _STATEMENTS[key] = text(
+            f"INSERT INTO {_quoted(dialect, table.name)} ({_quoted(dialect, *names)}) SELECT {selected} "
+            f"FROM unnest({_array_of(table, column, dialect)}) AS v ON CONFLICT DO NOTHING "
+            f"RETURNING {_quoted(dialect, column)}")
+    return set((await conn.execute(statement, {**fixed, column: list(values)})).scalars())
 
 
 async def upsert_replacing_rows(conn: AsyncConnection, table: Table, keys: Sequence[str],
@@ -81,7 +102,7 @@ async def upsert_replacing_rows(conn: AsyncConnection, table: Table, keys: Seque
     quote = conn.dialect.identifier_preparer.quote
     updates = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n not in keys)
     conflict = f"ON CONFLICT ({_quoted(conn.dialect, *keys)}) DO UPDATE SET {updates}"
-    await conn.execute(_insert_unnest(table, conn.dialect, names, conflict, None), _columns(rows, names))
+    await conn.execute(_insert_json(table, conn.dialect, names, conflict), {"rows": _rows_json(rows)})
 
 
 def _select_any(table: Table, dialect: Dialect, key: str) -> TextClause:

@@ -215,9 +215,8 @@ class EventConsumer:
         started = time.perf_counter()
         try:
             async with self.engine.begin() as conn:
-                fresh_ids = await bulk.insert_ignoring(conn, self.processed, [
-                    {"consumer": self.group, "event_id": event_id, "processed_at": now} for event_id in first],
-                    returning="event_id")
+                fresh_ids = await bulk.insert_missing(conn, self.processed, "event_id", list(first),
+                                                      {"consumer": self.group, "processed_at": now})
                 fresh = [event for event_id, event in first.items() if event_id in fresh_ids]
                 await self.batch_handler(conn, fresh)
         except Exception as exc:
