@@ -24,7 +24,7 @@ from shared.observability.metrics import PlatformMetrics
 from shared.settings import ServiceSettings
 
 BATCH = 2000
-PARSE_SLICE = 200  # events parsed between two turns of the event loop
+PARSE_SLICE = 50  # events parsed between two turns of the event loop
 
 
 @dataclass
