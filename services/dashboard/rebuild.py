@@ -23,7 +23,7 @@ from shared.messaging.inbox import EventConsumer, next_offsets
 from shared.observability.metrics import PlatformMetrics
 from shared.settings import ServiceSettings
 
-BATCH = 2000
+BATCH = 5000
 PARSE_SLICE = 50  # events parsed between two turns of the event loop
 
 
