@@ -46,7 +46,9 @@ def dead_letter_topic(topic: str, group: str) -> str:
 @dataclass
 class _Outcome:
     applied: int = 0
-    duplicates: int = 0
+    # What the metrics count, by kind: applied events per (topic, type), skipped redeliveries per topic.
+    applied_kinds: Counter[tuple[str, str]] = field(default_factory=Counter)
+    duplicate_topics: Counter[str] = field(default_factory=Counter)
     dead: list[tuple[ReceivedMessage, str]] | None = None
     dead_event_ids: list[str] | None = None
 
@@ -192,10 +194,9 @@ class EventConsumer:
                 self.metrics.events_dead_lettered.labels(topic=m.topic, reason=dead_letter_reason_class(reason)).inc()
                 events_log.error("event dead-lettered", consumer=self.group, topic=m.topic, partition=m.partition,
                                  offset=m.offset, reason=reason)
-        if outcome.duplicates:
-            self.metrics.events_duplicate.labels(topic=self.topics[0]).inc(outcome.duplicates)
-        consumed = Counter((message.topic, envelope.type) for message, envelope, _ in parsed)
-        for (topic, event_type), count in consumed.items():  # one labels() lookup per kind, not per event
+        for topic, count in outcome.duplicate_topics.items():  # one labels() lookup per kind, not per event
+            self.metrics.events_duplicate.labels(topic=topic).inc(count)
+        for (topic, event_type), count in outcome.applied_kinds.items():
             self.metrics.events_consumed.labels(topic=topic, type=event_type).inc(count)
         self.metrics.consumer_batch_latency.labels(group=self.group).observe(time.perf_counter() - started)
         if outcome.applied and self.on_applied is not None:
@@ -226,7 +227,13 @@ class EventConsumer:
                                events=len(parsed), error=repr(exc))
             return False
         outcome.applied += len(fresh)
-        outcome.duplicates += len(parsed) - len(fresh)
+        unseen = {envelope.id for envelope, _ in fresh}
+        for message, envelope, _ in parsed:  # the first copy of a fresh event is applied, every other one skipped
+            if envelope.id in unseen:
+                unseen.discard(envelope.id)
+                outcome.applied_kinds[message.topic, envelope.type] += 1
+            else:
+                outcome.duplicate_topics[message.topic] += 1
         events_log.info("events applied", consumer=self.group, events=len(fresh), duplicates=len(parsed) - len(fresh))
         self._report_batch(parsed, {envelope.id for envelope, _ in fresh}, time.perf_counter() - started)
         return True
@@ -257,7 +264,7 @@ class EventConsumer:
                          payload: BaseModel, outcome: _Outcome) -> None:
         assert outcome.dead is not None and outcome.dead_event_ids is not None
         if envelope.id in outcome.dead_event_ids:  # the same event twice in one batch: dead-letter it once
-            outcome.duplicates += 1
+            outcome.duplicate_topics[message.topic] += 1
             return
         # While this event is handled, every log line carries the request id that caused it.
         token = request_id_var.set(envelope.correlationid)
@@ -281,10 +288,11 @@ class EventConsumer:
                         insert_ignoring_duplicates(conn, self.processed).values(
                             consumer=self.group, event_id=envelope.id, processed_at=datetime.now(UTC)))
                     if inserted.rowcount == 0:
-                        outcome.duplicates += 1
+                        outcome.duplicate_topics[message.topic] += 1
                         return
                     await handler(conn, envelope, payload)
                 outcome.applied += 1
+                outcome.applied_kinds[message.topic, envelope.type] += 1
                 self.metrics.handler_latency.labels(topic=message.topic, type=envelope.type).observe(
                     time.perf_counter() - started)
                 events_log.info("event applied", topic=message.topic, partition=message.partition,
