@@ -5,10 +5,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel
-from sqlalchemy import Row, Table, select
+from sqlalchemy import Row, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.dashboard import domain
@@ -21,6 +21,7 @@ from services.dashboard.models import (
     seen_organizations,
     seen_projects,
 )
+from shared.db import bulk
 from shared.db.statements import upsert_adding, upsert_replacing
 from shared.events import CloudEvent
 from shared.events.network import OrganizationState
@@ -31,7 +32,15 @@ from shared.messaging.subscriptions import Subscriptions, subscribe
 
 P = TypeVar("P", bound=BaseModel)
 F = TypeVar("F")
-_LOOKUP_CHUNK = 1000
+
+
+def of_kind(payloads: list[BaseModel], *kinds: type[BaseModel]) -> list[BaseModel]:
+    """The payloads that are instances of ``kinds``, in order.
+
+    ``issubclass`` once per class present in the batch: ``isinstance`` on a pydantic model goes through
+    ``ABCMeta`` and, per event and per kind, cost a rebuild more than a tenth of its time."""
+    matching = {c for c in {type(p) for p in payloads} if issubclass(c, kinds)}
+    return [p for p in payloads if type(p) in matching]
 
 
 class EntityProjection(ABC, Generic[P, F]):
@@ -63,13 +72,10 @@ class EntityProjection(ABC, Generic[P, F]):
         The last state seen of every entity in the batch is read at once; each event moves the counters
         by ``contribution(new) - contribution(old)``, so the same entity twice in a batch chains correctly.
         """
-        mine = [p for p in payloads if isinstance(p, self.payload)]
+        mine = cast(list[P], of_kind(payloads, self.payload))
         ids = sorted({self.id_of(p) for p in mine})
-        known: dict[str, F] = {}
-        for i in range(0, len(ids), _LOOKUP_CHUNK):
-            rows = (await conn.execute(select(self.table).where(
-                self.table.c[self.key].in_(ids[i:i + _LOOKUP_CHUNK])))).all()
-            known.update({r._mapping[self.key]: self.facts_of_row(r) for r in rows})
+        known: dict[str, F] = {r._mapping[self.key]: self.facts_of_row(r)
+                               for r in await bulk.rows_by_key(conn, self.table, self.key, ids)}
         changed: dict[str, F] = {}
         for payload in mine:
             entity_id, new = self.id_of(payload), self.facts_of_payload(payload)
@@ -166,12 +172,14 @@ async def apply_events(conn: AsyncConnection, events: list[tuple[CloudEvent, Bas
     payloads = [payload for _, payload in events]
     delta: domain.Contribution = {}
     entity_rows = [(projection, await projection.fold(conn, payloads, delta)) for projection in PROJECTIONS]
-    edition_rows = {p.edition_id: _edition_row(p) for p in payloads if isinstance(p, EditionOpened)}
+    edition_rows = {p.edition_id: _edition_row(p) for p in of_kind(payloads, EditionOpened)
+                    if isinstance(p, EditionOpened)}
     # In order: a case may be featured and unfeatured in one batch.
-    case_changes = [p for p in payloads if isinstance(p, (CaseFeatured, CaseUnfeatured))]
+    case_changes = [p for p in of_kind(payloads, CaseFeatured, CaseUnfeatured)
+                    if isinstance(p, (CaseFeatured, CaseUnfeatured))]
     for projection, rows in entity_rows:
         if rows:
-            await conn.execute(upsert_replacing(conn, projection.table, [projection.key], None), rows)
+            await bulk.upsert_replacing_rows(conn, projection.table, [projection.key], rows)
     for table_name, counter_rows in sorted(delta.items()):
         table, keys, columns = COUNTER_TABLES[table_name]
         # Sorted keys: concurrent dashboard replicas lock counter rows in one order, never deadlock.

@@ -7,15 +7,15 @@ combination, count exactly once, and makes a country, sector or amount change mo
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from shared.events.types import DelegateStatus, OrganizationStatus, ProjectStatus
 
 # counter table -> key -> column -> amount
-Contribution = dict[str, dict[tuple[Hashable, ...], Counter[str]]]
+Contribution = dict[str, dict[tuple[Hashable, ...], dict[str, int]]]
 
 DELEGATE_COUNTS = "delegate_counts"
 SECTOR_COUNTS = "project_sector_counts"
@@ -48,9 +48,7 @@ class OrganizationFacts:
 def delegate_contribution(facts: DelegateFacts | None) -> Contribution:
     if facts is None or facts.status == DelegateStatus.cancelled:
         return {}
-    counts: Counter[str] = Counter(registered=1)
-    if facts.status == DelegateStatus.checked_in:
-        counts["checked_in"] = 1
+    counts = {"registered": 1, "checked_in": 1} if facts.status == DelegateStatus.checked_in else {"registered": 1}
     return {DELEGATE_COUNTS: {(facts.edition_id, facts.country): counts}}
 
 
@@ -59,8 +57,8 @@ def project_contribution(facts: ProjectFacts | None) -> Contribution:
         return {}
     amount = int(facts.amount_cny * 100)  # counters move in fen: integers are exact everywhere
     return {
-        SECTOR_COUNTS: {(facts.edition_id, facts.sector): Counter(signed=1, amount_fen=amount)},
-        PROJECT_COUNTRY_COUNTS: {(facts.edition_id, c): Counter(projects=1, amount_fen=amount)
+        SECTOR_COUNTS: {(facts.edition_id, facts.sector): {"signed": 1, "amount_fen": amount}},
+        PROJECT_COUNTRY_COUNTS: {(facts.edition_id, c): {"projects": 1, "amount_fen": amount}
                                  for c in set(facts.countries)},
     }
 
@@ -68,23 +66,32 @@ def project_contribution(facts: ProjectFacts | None) -> Contribution:
 def organization_contribution(facts: OrganizationFacts | None) -> Contribution:
     if facts is None or facts.status != OrganizationStatus.active:
         return {}
-    return {NETWORK_COUNTS: {(facts.country,): Counter(organizations=1)}}
+    return {NETWORK_COUNTS: {(facts.country,): {"organizations": 1}}}
+
+
+# Plain dicts and loops rather than Counter arithmetic: a rebuild runs these once per event.
+_NONE: dict[Any, Any] = {}
 
 
 def change(old: Contribution, new: Contribution) -> Contribution:
-    """``new - old`` per table, key and column; rows whose change is all zero are left out."""
+    """``new - old`` per table, key and column; rows whose change is all zero are left out.
+
+    An entity seen for the first time (``old`` empty, most events of a rebuild) moves the counters by
+    its contribution itself, returned as is (not copied: ``accumulate`` copies what it keeps)."""
+    if not old:
+        return new
     delta: Contribution = {}
-    for table in set(old) | set(new):
-        rows = delta.setdefault(table, {})
-        for key in set(old.get(table, {})) | set(new.get(table, {})):
-            before = old.get(table, {}).get(key, Counter())
-            after = new.get(table, {}).get(key, Counter())
-            moved = Counter({c: after.get(c, 0) - before.get(c, 0) for c in set(before) | set(after)
-                             if after.get(c, 0) != before.get(c, 0)})
+    for table in old.keys() | new.keys():
+        before_rows, after_rows = old.get(table, _NONE), new.get(table, _NONE)
+        rows: dict[tuple[Hashable, ...], dict[str, int]] = {}
+        for key in before_rows.keys() | after_rows.keys():
+            before, after = before_rows.get(key, _NONE), after_rows.get(key, _NONE)
+            moved = {c: after.get(c, 0) - before.get(c, 0) for c in before.keys() | after.keys()
+                     if after.get(c, 0) != before.get(c, 0)}
             if moved:
                 rows[key] = moved
-        if not rows:
-            del delta[table]
+        if rows:
+            delta[table] = rows
     return delta
 
 
@@ -93,4 +100,9 @@ def accumulate(total: Contribution, delta: Contribution) -> None:
     for table, rows in delta.items():
         target = total.setdefault(table, {})
         for key, moved in rows.items():
-            target.setdefault(key, Counter()).update(moved)
+            into = target.get(key)
+            if into is None:
+                target[key] = dict(moved)
+                continue
+            for column, amount in moved.items():
+                into[column] = into.get(column, 0) + amount

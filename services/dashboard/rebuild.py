@@ -9,6 +9,7 @@ again, continues exactly where the rebuild stopped. Run it while the dashboard s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,8 @@ from shared.messaging.inbox import EventConsumer, next_offsets
 from shared.observability.metrics import PlatformMetrics
 from shared.settings import ServiceSettings
 
-BATCH = 2000
+BATCH = 5000
+PARSE_SLICE = 50  # events parsed between two turns of the event loop
 
 
 @dataclass
@@ -54,22 +56,43 @@ async def rebuild(settings: ServiceSettings, service_dir: Path, *,
     consumer = bus.consumer(topics, group=settings.consumer_group, from_beginning=True)
     producer = bus.producer()
     await consumer.start()
-    positions = {tp: 0 for tp in ends}
+    read = {tp: 0 for tp in ends}
     done = 0
+    # A two-stage pipeline: while one batch's transaction runs in the database, the next is fetched and
+    # parsed here (the parse hands the loop back often, so the transaction's round trips keep moving).
+    # Batches are applied one at a time and in order; a batch's offsets are committed once it is applied.
+    applying: asyncio.Task[None] | None = None
+    applying_offsets: dict[tuple[str, int], int] = {}
+    applying_count = 0
+
+    async def finish_applying() -> None:
+        nonlocal applying, done
+        if applying is None:
+            return
+        task, applying = applying, None
+        await task
+        await consumer.commit(applying_offsets)
+        done += applying_count
+        on_progress(done)
+
     try:
-        while any(positions[tp] < end for tp, end in ends.items()):
+        while any(read[tp] < end for tp, end in ends.items()):
             messages = await consumer.poll(max_records=BATCH, timeout=1.0)
             # Events appended after the start are left to the service: stop at the end offsets seen.
             messages = [m for m in messages if m.offset < ends.get((m.topic, m.partition), 0)]
             if not messages:
                 continue
-            await runner.process(messages, producer)
-            offsets = next_offsets(messages)
-            await consumer.commit(offsets)
-            positions.update(offsets)
-            done += len(messages)
-            on_progress(done)
+            batch = await runner.parse(messages, yield_every=PARSE_SLICE)
+            await finish_applying()
+            applying = asyncio.create_task(runner.apply(batch, producer))
+            applying_offsets, applying_count = next_offsets(messages), len(messages)
+            read.update(applying_offsets)
+        await finish_applying()
     finally:
+        if applying is not None:
+            applying.cancel()
+            with contextlib.suppress(BaseException):
+                await applying
         await consumer.stop()
         await producer.stop()
         await engine.dispose()

@@ -10,11 +10,13 @@ import pycountry
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
 TWO_PLACES = Decimal("0.01")
+# Every event carries a country: a set lookup, not pycountry's per-call index search (a rebuild validates millions).
+_ALPHA_2 = frozenset(country.alpha_2 for country in pycountry.countries)
 
 
 def _country_code(value: str) -> str:
     code = value.strip().upper() if isinstance(value, str) else value
-    if not isinstance(code, str) or len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+    if not isinstance(code, str) or code not in _ALPHA_2:
         raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. CN, MY, DE)")
     return code
 

@@ -12,15 +12,18 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
+from prometheus_client import Histogram
 from pydantic import BaseModel
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared.db import bulk
 from shared.db.engine import database_unreachable
 from shared.db.statements import insert_ignoring_duplicates
 from shared.events import CloudEvent, InvalidEvent, parse_event
@@ -43,9 +46,20 @@ def dead_letter_topic(topic: str, group: str) -> str:
 @dataclass
 class _Outcome:
     applied: int = 0
-    duplicates: int = 0
+    # What the metrics count, by kind: applied events per (topic, type), skipped redeliveries per topic.
+    applied_kinds: Counter[tuple[str, str]] = field(default_factory=Counter)
+    duplicate_topics: Counter[str] = field(default_factory=Counter)
     dead: list[tuple[ReceivedMessage, str]] | None = None
     dead_event_ids: list[str] | None = None
+
+
+@dataclass
+class ParsedBatch:
+    """A batch read from the bus, its events parsed, not yet applied."""
+
+    started: float
+    outcome: _Outcome
+    events: list[tuple[ReceivedMessage, CloudEvent, BaseModel]] = field(default_factory=list)
 
 
 class EventConsumer:
@@ -139,18 +153,29 @@ class EventConsumer:
 
     async def process(self, messages: Sequence[ReceivedMessage], producer: Producer) -> None:
         """Apply a batch in one transaction; dead-letter what cannot be applied."""
-        started = time.perf_counter()
-        outcome = _Outcome(dead=[], dead_event_ids=[])
-        assert outcome.dead is not None and outcome.dead_event_ids is not None
-        parsed: list[tuple[ReceivedMessage, CloudEvent, BaseModel]] = []
-        for message in messages:
+        await self.apply(await self.parse(messages), producer)
+
+    async def parse(self, messages: Sequence[ReceivedMessage], *, yield_every: int = 0) -> ParsedBatch:
+        """Read a batch's events (no database). ``yield_every`` > 0 hands the event loop back every so many
+        events, so that a previous batch's statements (a rebuild's pipeline) progress while this one is read."""
+        batch = ParsedBatch(started=time.perf_counter(), outcome=_Outcome(dead=[], dead_event_ids=[]))
+        assert batch.outcome.dead is not None
+        for i, message in enumerate(messages):
+            if yield_every and i and i % yield_every == 0:
+                await asyncio.sleep(0)
             try:
                 envelope, payload = parse_event(message.value)
             except InvalidEvent as exc:
-                outcome.dead.append((message, str(exc)))
+                batch.outcome.dead.append((message, str(exc)))
                 continue
             if envelope.type in self.handlers:
-                parsed.append((message, envelope, payload))
+                batch.events.append((message, envelope, payload))
+        return batch
+
+    async def apply(self, batch: ParsedBatch, producer: Producer) -> None:
+        """Apply a parsed batch in one transaction; dead-letter what cannot be applied."""
+        started, outcome, parsed = batch.started, batch.outcome, batch.events
+        assert outcome.dead is not None and outcome.dead_event_ids is not None
         if parsed and not await self._apply_batch(parsed, outcome):
             async with self.engine.begin() as conn:
                 for message, envelope, payload in parsed:
@@ -169,10 +194,10 @@ class EventConsumer:
                 self.metrics.events_dead_lettered.labels(topic=m.topic, reason=dead_letter_reason_class(reason)).inc()
                 events_log.error("event dead-lettered", consumer=self.group, topic=m.topic, partition=m.partition,
                                  offset=m.offset, reason=reason)
-        if outcome.duplicates:
-            self.metrics.events_duplicate.labels(topic=self.topics[0]).inc(outcome.duplicates)
-        for message, envelope, _ in parsed:
-            self.metrics.events_consumed.labels(topic=message.topic, type=envelope.type).inc()
+        for topic, count in outcome.duplicate_topics.items():  # one labels() lookup per kind, not per event
+            self.metrics.events_duplicate.labels(topic=topic).inc(count)
+        for (topic, event_type), count in outcome.applied_kinds.items():
+            self.metrics.events_consumed.labels(topic=topic, type=event_type).inc(count)
         self.metrics.consumer_batch_latency.labels(group=self.group).observe(time.perf_counter() - started)
         if outcome.applied and self.on_applied is not None:
             self.on_applied()
@@ -191,10 +216,8 @@ class EventConsumer:
         started = time.perf_counter()
         try:
             async with self.engine.begin() as conn:
-                inserted = await conn.execute(
-                    insert_ignoring_duplicates(conn, self.processed).returning(self.processed.c.event_id),
-                    [{"consumer": self.group, "event_id": event_id, "processed_at": now} for event_id in first])
-                fresh_ids = set(inserted.scalars())
+                fresh_ids = await bulk.insert_missing(conn, self.processed, "event_id", list(first),
+                                                      {"consumer": self.group, "processed_at": now})
                 fresh = [event for event_id, event in first.items() if event_id in fresh_ids]
                 await self.batch_handler(conn, fresh)
         except Exception as exc:
@@ -204,7 +227,13 @@ class EventConsumer:
                                events=len(parsed), error=repr(exc))
             return False
         outcome.applied += len(fresh)
-        outcome.duplicates += len(parsed) - len(fresh)
+        unseen = {envelope.id for envelope, _ in fresh}
+        for message, envelope, _ in parsed:  # the first copy of a fresh event is applied, every other one skipped
+            if envelope.id in unseen:
+                unseen.discard(envelope.id)
+                outcome.applied_kinds[message.topic, envelope.type] += 1
+            else:
+                outcome.duplicate_topics[message.topic] += 1
         events_log.info("events applied", consumer=self.group, events=len(fresh), duplicates=len(parsed) - len(fresh))
         self._report_batch(parsed, {envelope.id for envelope, _ in fresh}, time.perf_counter() - started)
         return True
@@ -216,11 +245,15 @@ class EventConsumer:
         share = elapsed / max(len(fresh_ids), 1)
         # Formatting a line costs more than applying the event: skip the work when INFO is off.
         log_each = logging.getLogger("shared.inbox").isEnabledFor(logging.INFO)
+        latency: dict[tuple[str, str], Histogram] = {}
         for message, envelope, _ in parsed:
             if envelope.id not in fresh_ids:
                 continue
             fresh_ids.discard(envelope.id)  # the same event twice in one batch: reported once
-            self.metrics.handler_latency.labels(topic=message.topic, type=envelope.type).observe(share)
+            kind = (message.topic, envelope.type)
+            if (histogram := latency.get(kind)) is None:
+                histogram = latency[kind] = self.metrics.handler_latency.labels(topic=kind[0], type=kind[1])
+            histogram.observe(share)
             if log_each:
                 events_log.info("event applied", correlationid=envelope.correlationid,
                                 request_id=envelope.correlationid, event_id=envelope.id,
@@ -231,7 +264,7 @@ class EventConsumer:
                          payload: BaseModel, outcome: _Outcome) -> None:
         assert outcome.dead is not None and outcome.dead_event_ids is not None
         if envelope.id in outcome.dead_event_ids:  # the same event twice in one batch: dead-letter it once
-            outcome.duplicates += 1
+            outcome.duplicate_topics[message.topic] += 1
             return
         # While this event is handled, every log line carries the request id that caused it.
         token = request_id_var.set(envelope.correlationid)
@@ -255,10 +288,11 @@ class EventConsumer:
                         insert_ignoring_duplicates(conn, self.processed).values(
                             consumer=self.group, event_id=envelope.id, processed_at=datetime.now(UTC)))
                     if inserted.rowcount == 0:
-                        outcome.duplicates += 1
+                        outcome.duplicate_topics[message.topic] += 1
                         return
                     await handler(conn, envelope, payload)
                 outcome.applied += 1
+                outcome.applied_kinds[message.topic, envelope.type] += 1
                 self.metrics.handler_latency.labels(topic=message.topic, type=envelope.type).observe(
                     time.perf_counter() - started)
                 events_log.info("event applied", topic=message.topic, partition=message.partition,

@@ -540,6 +540,8 @@ async def test_a_redelivered_event_is_applied_once(bus: Bus, prefix: str, tmp_pa
 
         assert await inbox.applied_editions() == ["ed-twice"]
         assert inbox.calls["ed-twice"] == 1
+        assert inbox.sample("events_consumed_total", topic=inbox.topic,
+                            type=event.type) == 1, "a skipped redelivery counted as consumed"
         async with inbox.engine.connect() as conn:
             processed = await conn.scalar(select(func.count()).select_from(inbox.processed))
         assert processed == 1

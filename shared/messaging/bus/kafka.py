@@ -87,7 +87,7 @@ class KafkaConsumerAdapter:
                     topic=r.topic, partition=r.partition, offset=r.offset,
                     key=r.key.decode() if r.key is not None else None,
                     value=r.value if r.value is not None else b"",
-                    headers=tuple((k, v) for k, v in (r.headers or ())),
+                    headers=tuple(r.headers) if r.headers else (),  # already (key, value) pairs
                 ))
         return received
 
