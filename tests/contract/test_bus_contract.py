@@ -140,6 +140,39 @@ async def test_per_key_order_is_kept_and_every_message_arrives(bus: Bus, prefix:
         assert offsets == list(range(len(offsets))), f"partition {partition}: offsets {offsets}"
 
 
+async def test_a_consumer_of_several_topics_gets_each_of_them_and_nothing_of_the_others(bus: Bus, prefix: str
+                                                                                        ) -> None:
+    wanted, other = [f"{prefix}orders", f"{prefix}refunds"], f"{prefix}audit"
+    await bus.ensure_topics([*wanted, other])
+    names = keys(10)
+    # Interleaved appends to the three topics while both groups tail the log; small polls cross
+    # partitions and topics within one read.
+    batches = [[OutgoingMessage(topic, names[(n + i) % len(names)], f"{topic}:{n}:{i}".encode())
+                for topic in (*wanted, other) for i in range(3)] for n in range(10)]
+    expected = [m for batch in batches for m in batch]
+    async with producing(bus) as publish, \
+            started(bus.consumer(wanted, group=f"{prefix}both")) as both, \
+            started(bus.consumer([other], group=f"{prefix}audit")) as audit:
+        async def publish_all() -> None:
+            for batch in batches:
+                await publish(batch)
+
+        publishing = asyncio.create_task(publish_all())
+        try:
+            of_both = await read_count(both, 60, max_records=5)
+            of_audit = await read_count(audit, 30, max_records=5)
+        finally:
+            await publishing
+
+    for received, topics in ((of_both, wanted), (of_audit, [other])):
+        assert sorted(m.value for m in received) == sorted(m.value for m in expected if m.topic in topics)
+        offsets: dict[tuple[str, int], list[int]] = defaultdict(list)
+        for m in received:
+            offsets[(m.topic, m.partition)].append(m.offset)
+        for (topic, partition), seen in offsets.items():
+            assert seen == list(range(len(seen))), f"{topic}[{partition}]: offsets {seen}"
+
+
 # ------------------------------------------------------------------------------------ at least once
 
 

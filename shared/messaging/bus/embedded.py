@@ -9,11 +9,12 @@ Readers in the same process are woken at append; readers in other processes poll
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import aiosqlite
@@ -38,16 +39,25 @@ CREATE TABLE IF NOT EXISTS group_members (
 MEMBER_TIMEOUT_SECONDS = 10.0
 HEARTBEAT_SECONDS = 1.0
 CROSS_PROCESS_POLL_SECONDS = 0.1
+# SQLite refuses a compound SELECT of more than 500 terms (SQLITE_MAX_COMPOUND_SELECT).
+_PARTITIONS_PER_READ = 100
+
+
+_Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Event, frozenset[str]]
 
 
 class _AppendSignal:
-    """Wakes readers of one log file in this process when a writer appends."""
+    """Wakes readers of one log file in this process when a writer appends to a topic they read.
+
+    Only those readers: ``conference run`` has several consumer groups on one file, and waking all of
+    them at every append had each read its partitions while the one that mattered waited its turn on
+    the event loop."""
 
     _by_path: dict[str, _AppendSignal] = {}
     _guard = threading.Lock()
 
     def __init__(self) -> None:
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._waiters: set[_Waiter] = set()
         self._lock = threading.Lock()
 
     @classmethod
@@ -55,25 +65,25 @@ class _AppendSignal:
         with cls._guard:
             return cls._by_path.setdefault(str(path.resolve()), cls())
 
-    def notify(self) -> None:
+    def notify(self, topics: Collection[str]) -> None:
         with self._lock:
-            waiters = list(self._waiters)
-        for loop, event in waiters:
+            waiters = [w for w in self._waiters if not w[2].isdisjoint(topics)]
+        for loop, event, _ in waiters:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(event.set)
 
-    def register(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Event]:
+    def register(self, topics: Collection[str]) -> _Waiter:
         """Register before reading, so an append between the read and the wait is not missed."""
-        entry = (asyncio.get_running_loop(), asyncio.Event())
+        entry = (asyncio.get_running_loop(), asyncio.Event(), frozenset(topics))
         with self._lock:
             self._waiters.add(entry)
         return entry
 
-    def discard(self, entry: tuple[asyncio.AbstractEventLoop, asyncio.Event]) -> None:
+    def discard(self, entry: _Waiter) -> None:
         with self._lock:
             self._waiters.discard(entry)
 
-    async def wait(self, entry: tuple[asyncio.AbstractEventLoop, asyncio.Event], timeout: float) -> None:
+    async def wait(self, entry: _Waiter, timeout: float) -> None:
         try:
             await asyncio.wait_for(entry[1].wait(), timeout)
         except TimeoutError:
@@ -96,6 +106,22 @@ async def _connect(path: Path) -> aiosqlite.Connection:
         await asyncio.shield(conn.close())
         raise
     return conn
+
+
+async def _end_offset(conn: aiosqlite.Connection, topic: str, partition: int) -> int:
+    """The offset the next record of the partition gets (its count: offsets start at 0, no gaps)."""
+    rows = list(await conn.execute_fetchall(
+        'SELECT COALESCE(MAX("offset") + 1, 0) FROM records WHERE topic=? AND partition=?', (topic, partition)))
+    return int(rows[0][0])
+
+
+@functools.cache
+def _read_statement(partitions: int) -> str:
+    """The read of ``partitions`` partitions from their positions: per partition (topic, partition,
+    position, limit), then the limit of the whole."""
+    one = ('SELECT * FROM (SELECT topic, partition, "offset", key, value, headers FROM records '
+           'WHERE topic=? AND partition=? AND "offset">=? ORDER BY "offset" LIMIT ?)')
+    return " UNION ALL ".join([one] * partitions) + " LIMIT ?"
 
 
 class EmbeddedProducer:
@@ -130,11 +156,7 @@ class EmbeddedProducer:
                 p = partition_for(m.key, partitions[m.topic])
                 tp = (m.topic, p)
                 if tp not in next_offsets:
-                    cur = await conn.execute(
-                        'SELECT COALESCE(MAX("offset") + 1, 0) FROM records WHERE topic=? AND partition=?',
-                        tp)
-                    row = await cur.fetchone()
-                    next_offsets[tp] = int(row[0]) if row else 0
+                    next_offsets[tp] = await _end_offset(conn, *tp)
                 offset = next_offsets[tp]
                 next_offsets[tp] = offset + 1
                 headers = json.dumps([[k, v.decode("utf-8", "replace")] for k, v in m.headers])
@@ -146,7 +168,7 @@ class EmbeddedProducer:
         except BaseException:
             await conn.execute("ROLLBACK")
             raise
-        _AppendSignal.for_path(self._bus.path).notify()
+        _AppendSignal.for_path(self._bus.path).notify(partitions.keys())
 
 
 class EmbeddedConsumer:
@@ -218,7 +240,7 @@ class EmbeddedConsumer:
         while True:
             if not self._from_beginning:
                 await self._heartbeat()
-            waiter = signal.register()
+            waiter = signal.register(self._topics)
             received = await self._read(max_records)
             remaining = deadline - time.monotonic()
             if received or remaining <= 0:
@@ -228,16 +250,22 @@ class EmbeddedConsumer:
 
     async def _read(self, max_records: int) -> list[ReceivedMessage]:
         assert self._conn is not None
+        assigned = sorted(self._positions.items())
         received: list[ReceivedMessage] = []
-        for (topic, partition), position in sorted(self._positions.items()):
+        # One statement (one hop to the connection's thread) for the assigned partitions instead of one
+        # per partition. The outer LIMIT applies to the whole UNION ALL, which SQLite runs left to right
+        # and stops once it has that many rows: the partitions are read in order, each from its
+        # position, as many as the budget takes, as a loop over partitions would.
+        for start in range(0, len(assigned), _PARTITIONS_PER_READ):
             budget = max_records - len(received)
             if budget <= 0:
                 break
-            cur = await self._conn.execute(
-                'SELECT "offset", key, value, headers FROM records '
-                'WHERE topic=? AND partition=? AND "offset">=? ORDER BY "offset" LIMIT ?',
-                (topic, partition, position, budget))
-            for offset, key, value, headers in await cur.fetchall():
+            chunk = assigned[start:start + _PARTITIONS_PER_READ]
+            parameters: list[object] = []
+            for (topic, partition), position in chunk:
+                parameters += (topic, partition, position, budget)
+            for topic, partition, offset, key, value, headers in await self._conn.execute_fetchall(
+                    _read_statement(len(chunk)), (*parameters, budget)):
                 received.append(ReceivedMessage(
                     topic=topic, partition=partition, offset=offset, key=key, value=bytes(value),
                     headers=tuple((k, v.encode()) for k, v in json.loads(headers))))
@@ -249,12 +277,7 @@ class EmbeddedConsumer:
         assert self._conn is not None
         lag: dict[tuple[str, int], int] = {}
         for (topic, partition), position in sorted(self._positions.items()):
-            cur = await self._conn.execute(
-                'SELECT COALESCE(MAX("offset") + 1, 0) FROM records WHERE topic=? AND partition=?',
-                (topic, partition))
-            row = await cur.fetchone()
-            end = int(row[0]) if row else 0
-            lag[(topic, partition)] = max(end - position, 0)
+            lag[(topic, partition)] = max(await _end_offset(self._conn, topic, partition) - position, 0)
         return lag
 
     async def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
@@ -273,12 +296,18 @@ class EmbeddedBus:
     def __init__(self, path: Path, *, partitions: int = 4) -> None:
         self.path = path
         self.partitions = partitions
+        # A topic's partition count never changes once it is in the file (INSERT OR IGNORE, no UPDATE),
+        # so it is read once per process, not on every append and heartbeat.
+        self._known_partitions: dict[str, int] = {}
 
     async def _partitions_of(self, conn: aiosqlite.Connection, topic: str, *, create: bool) -> int:
-        cur = await conn.execute("SELECT partitions FROM topics WHERE name=?", (topic,))
-        row = await cur.fetchone()
-        if row is not None:
-            return int(row[0])
+        known = self._known_partitions.get(topic)
+        if known is not None:
+            return known
+        rows = list(await conn.execute_fetchall("SELECT partitions FROM topics WHERE name=?", (topic,)))
+        if rows:
+            self._known_partitions[topic] = int(rows[0][0])
+            return self._known_partitions[topic]
         if not create:
             return 0
         await conn.execute("INSERT OR IGNORE INTO topics (name, partitions) VALUES (?, ?)",
@@ -297,10 +326,7 @@ class EmbeddedBus:
             ends: dict[tuple[str, int], int] = {}
             for topic in topics:
                 for p in range(await self._partitions_of(conn, topic, create=True)):
-                    cur = await conn.execute(
-                        'SELECT COALESCE(MAX("offset") + 1, 0) FROM records WHERE topic=? AND partition=?', (topic, p))
-                    row = await cur.fetchone()
-                    ends[(topic, p)] = int(row[0]) if row else 0
+                    ends[(topic, p)] = await _end_offset(conn, topic, p)
             return ends
         finally:
             await asyncio.shield(conn.close())
