@@ -50,22 +50,32 @@ class ViewerStream(Response):
                         "headers": self.raw_headers})
             viewer = self._broadcaster.join()
             watcher = asyncio.create_task(_until_disconnected(receive, viewer))
-            timed_out = False
-            while (frame := await viewer.next_frame()) is not None:
-                try:
-                    async with asyncio.timeout(self._send_timeout):
-                        await send({"type": "http.response.body", "body": frame, "more_body": True})
-                except TimeoutError:
-                    log.info("a /stream client stopped reading; disconnected")
-                    timed_out = True
-                    break
-            if not timed_out:  # the service drains or the client left: end the chunked body properly
+            if await self._send_frames(viewer, send):
+                log.info("a /stream client stopped reading; disconnected")
+            else:  # the service drains or the client left: end the chunked body properly
                 with contextlib.suppress(OSError):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             if watcher is not None:
                 watcher.cancel()
             self._broadcaster.leave(viewer)
+
+    async def _send_frames(self, viewer: Viewer, send: Send) -> bool:
+        """Send the viewer's frames until its stream ends; True when a send timed out. The broadcaster's
+        watchdog cancels this task when a send passes its deadline (the way ``asyncio.timeout`` would,
+        without a timer per send)."""
+        loop = asyncio.get_running_loop()
+        try:
+            while (frame := await viewer.next_frame()) is not None:
+                viewer.send_deadline = loop.time() + self._send_timeout
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
+                viewer.send_deadline = None
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not viewer.timed_out or task is None or task.uncancel() > 0:
+                raise  # not (only) the watchdog's cancellation: the request itself is cancelled
+            return True
+        return viewer.timed_out
 
 
 async def _until_disconnected(receive: Receive, viewer: Viewer) -> None:

@@ -19,15 +19,23 @@ stream, so a shutdown never waits for the live pages).
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 from services.dashboard.figures import Snapshot
 from shared.http.limits import open_file_limit
 
 HEARTBEAT_SECONDS = 15.0
-# Viewers woken per turn of the event loop during a fan-out: each sends its frame in that turn, and
-# other requests (/totals) get the loop between turns instead of waiting behind all 10,000 sends.
-FAN_OUT_CHUNK = 128
+# A fan-out wakes viewers in chunks, one chunk per turn of the event loop: each woken viewer sends its
+# frame in that turn, and other requests (/totals) get the loop between turns instead of waiting behind
+# all 10,000 sends. The chunk is sized by time, not count: after each turn it is resized so that a turn
+# takes about FAN_OUT_TURN_SECONDS (a send costs more on a loaded machine, and a fixed count of them
+# then held /totals for longer).
+FAN_OUT_TURN_SECONDS = 0.002
+FAN_OUT_CHUNKS = (16, 64, 1024)  # smallest, first, largest
+# How often the watchdog looks for sends that have waited longer than their timeout: a client that
+# stopped reading is disconnected between ``send_timeout`` and ``send_timeout + WATCHDOG_SECONDS``.
+WATCHDOG_SECONDS = 0.5
 SEPARATOR = b"\r\n"  # sse-starlette's, which the stream used before: clients see the same bytes
 
 
@@ -52,11 +60,16 @@ class Viewer:
     """One open stream: the frame it has not taken yet (None when none) and the future its stream
     waits on. ``__slots__`` because ten thousand of them are alive at once."""
 
-    __slots__ = ("_waiter", "ended", "pending")
+    __slots__ = ("_task", "_waiter", "ended", "pending", "send_deadline", "timed_out")
 
     def __init__(self, frame: bytes | None) -> None:
         self.pending = frame
         self.ended = False
+        self.timed_out = False
+        # When the send under way must have finished (loop time), None when none is: the broadcaster's
+        # one watchdog reads it, instead of one timer per viewer per frame (10,000 timers an update).
+        self.send_deadline: float | None = None
+        self._task = asyncio.current_task()
         self._waiter: asyncio.Future[None] | None = None
 
     def offer(self, frame: bytes, *, update: bool) -> None:
@@ -69,6 +82,15 @@ class Viewer:
     def end(self) -> None:
         self.ended = True
         self._wake()
+
+    def time_out(self) -> None:
+        """Its send has waited too long: cancel the stream's task (as ``asyncio.timeout`` would), which
+        sees :attr:`timed_out` and ends quietly."""
+        if self.timed_out or self._task is None:
+            return
+        self.timed_out = True
+        self.ended = True
+        self._task.cancel()
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
@@ -97,6 +119,7 @@ class OverviewBroadcaster:
         self.closed = False
         self._viewers: set[Viewer] = set()
         self._reserved = 0  # places taken by admit() whose stream has not joined yet
+        self._watchdog: asyncio.Task[None] | None = None
 
     @property
     def viewers(self) -> int:
@@ -116,6 +139,8 @@ class OverviewBroadcaster:
         if self.closed:
             viewer.end()
         self._viewers.add(viewer)
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.get_running_loop().create_task(self._watch())
         return viewer
 
     def leave(self, viewer: Viewer | None) -> None:
@@ -125,6 +150,8 @@ class OverviewBroadcaster:
         else:
             viewer.end()
             self._viewers.discard(viewer)
+            if not self._viewers and self._watchdog is not None:
+                self._watchdog.cancel()  # nothing to watch; the next viewer to join starts it again
 
     async def publish(self, snapshot: Snapshot) -> None:
         """Hand a refreshed snapshot's figures to every viewer, unless they show what it has already."""
@@ -147,15 +174,36 @@ class OverviewBroadcaster:
             await asyncio.sleep(interval)
             await self.heartbeat_now()
 
+    async def _watch(self) -> None:
+        """The one watchdog over every viewer's send; cancelled when the last viewer leaves (the next to
+        join starts it again), so a drained service keeps no task behind."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(WATCHDOG_SECONDS)
+            now = loop.time()
+            for viewer in list(self._viewers):
+                if viewer.send_deadline is not None and viewer.send_deadline <= now:
+                    viewer.time_out()
+
     async def _fan_out(self, frame: bytes, *, update: bool) -> None:
-        """Offer ``frame`` to every viewer, ``FAN_OUT_CHUNK`` per turn of the loop. A viewer that joins
-        meanwhile has the latest frame already; a newer frame published meanwhile replaces this one."""
+        """Offer ``frame`` to every viewer, a chunk per turn of the loop (sized by time, see
+        ``FAN_OUT_TURN_SECONDS``). A viewer that joins meanwhile has the latest frame already; a newer
+        frame published meanwhile replaces this one."""
         viewers = list(self._viewers)
-        for start in range(0, len(viewers), FAN_OUT_CHUNK):
-            if start:
-                await asyncio.sleep(0)  # the woken viewers send, other requests get the loop
-            for viewer in viewers[start:start + FAN_OUT_CHUNK]:
+        smallest, chunk, largest = FAN_OUT_CHUNKS
+        start = 0
+        while start < len(viewers):
+            began = time.perf_counter()
+            for viewer in viewers[start:start + chunk]:
                 viewer.offer(frame, update=update)
+            start += chunk
+            if start >= len(viewers):
+                return  # the last chunk sends as soon as this task gives the loop up
+            await asyncio.sleep(0)  # the woken viewers send, other requests get the loop
+            took = max(time.perf_counter() - began, 1e-6)  # this turn: the offers, the sends, the rest
+            # At most doubled a turn: a turn the sends happened to be cheap in must not make the next
+            # one hold the loop for a thousand sends.
+            chunk = max(smallest, min(largest, 2 * chunk, int(chunk * FAN_OUT_TURN_SECONDS / took)))
 
     def close(self) -> None:
         """End every stream (the service is draining); no viewer is admitted afterwards. Safe to call
