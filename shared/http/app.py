@@ -141,7 +141,7 @@ def create_service_app(
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["X-Request-ID"])
     if held_streams:  # GETs of these paths skip everything from CORS inwards (shared.http.streams)
-        app.add_middleware(HeldStreamsMiddleware, streams=held_streams, routes=lambda: app.router.routes)
+        app.add_middleware(HeldStreamsMiddleware, streams=held_streams)
     app.add_middleware(RequestMiddleware, metrics=metrics, templates=templates)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: on every answer, a middleware's own too
     install_error_handlers(app)

@@ -7,15 +7,14 @@ dependencies) that was about 20 KiB per connection — 200 MB for 10,000 live-pa
 that do nothing for a body-less GET. :class:`HeldStreamsMiddleware` sits inside the request middleware
 (request id, metrics, log line) and the security headers, and in front of everything else: the
 stream's app gets the request directly. What the skipped layers would have added it adds itself:
-``Access-Control-Allow-Origin: *`` (CORS allows every origin) and the route template for the metrics.
-The FastAPI route stays, to document the path in the OpenAPI schema.
+``Access-Control-Allow-Origin: *`` (CORS allows every origin). The FastAPI route stays, to document the
+path in the OpenAPI schema; the request middleware labels the metrics by it (``shared.http.routes``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 
-from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CORS_HEADERS = [(b"access-control-allow-origin", b"*"), (b"access-control-expose-headers", b"X-Request-ID"),
@@ -23,25 +22,15 @@ CORS_HEADERS = [(b"access-control-allow-origin", b"*"), (b"access-control-expose
 
 
 class HeldStreamsMiddleware:
-    def __init__(self, app: ASGIApp, *, streams: Mapping[str, ASGIApp],
-                 routes: Callable[[], Sequence[BaseRoute]]) -> None:
+    def __init__(self, app: ASGIApp, *, streams: Mapping[str, ASGIApp]) -> None:
         self.app = app
         self.streams = dict(streams)
-        self._routes = routes
-        self._route_of: dict[str, BaseRoute | None] = {}
-
-    def _route(self, path: str) -> BaseRoute | None:
-        """The FastAPI route documenting ``path``, so that the metrics label the request by it."""
-        if path not in self._route_of:
-            self._route_of[path] = next((r for r in self._routes() if getattr(r, "path", None) == path), None)
-        return self._route_of[path]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         stream = self.streams.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "GET" else None
         if stream is None:
             await self.app(scope, receive, send)
             return
-        scope["route"] = self._route(scope["path"])
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -155,3 +155,21 @@ async def test_matched_routes_are_labelled_with_their_template(platform: Embedde
     assert moved("/editions", "OPTIONS", "2xx") == 1
     assert moved("unmatched", "GET", "4xx") == 1
     assert moved("unmatched", "GET", "2xx") == 0
+
+
+async def test_the_live_page_stream_is_labelled_with_its_route(platform: EmbeddedPlatform) -> None:
+    """GET /stream is answered before FastAPI's routing (shared.http.streams), yet counts under its route."""
+    dashboard = platform.url("dashboard")
+
+    def streams(text: Series) -> float:
+        return sample(text, "http_requests_total", route="/stream", method="GET", status="2xx") or 0
+
+    before = streams((await scrape(platform))["dashboard"])
+    async with httpx.AsyncClient(timeout=30) as c, c.stream("GET", f"{dashboard}/stream") as response:
+        assert response.status_code == 200
+        async for _ in response.aiter_bytes():  # the current figures come at once
+            break
+
+    async def counted() -> bool:  # counted when the server sees the stream end
+        return streams((await scrape(platform))["dashboard"]) == before + 1
+    await eventually(counted, timeout=30)
