@@ -45,7 +45,6 @@ def dead_letter_topic(topic: str, group: str) -> str:
 
 @dataclass
 class _Outcome:
-    applied: int = 0
     # What the metrics count, by kind: applied events per (topic, type), skipped redeliveries per topic.
     applied_kinds: Counter[tuple[str, str]] = field(default_factory=Counter)
     duplicate_topics: Counter[str] = field(default_factory=Counter)
@@ -199,7 +198,7 @@ class EventConsumer:
         for (topic, event_type), count in outcome.applied_kinds.items():
             self.metrics.events_consumed.labels(topic=topic, type=event_type).inc(count)
         self.metrics.consumer_batch_latency.labels(group=self.group).observe(time.perf_counter() - started)
-        if outcome.applied and self.on_applied is not None:
+        if outcome.applied_kinds and self.on_applied is not None:
             self.on_applied()
 
     async def _apply_batch(self, parsed: list[tuple[ReceivedMessage, CloudEvent, BaseModel]],
@@ -226,7 +225,6 @@ class EventConsumer:
             events_log.warning("batch apply failed; applying event by event", consumer=self.group,
                                events=len(parsed), error=repr(exc))
             return False
-        outcome.applied += len(fresh)
         unseen = {envelope.id for envelope, _ in fresh}
         for message, envelope, _ in parsed:  # the first copy of a fresh event is applied, every other one skipped
             if envelope.id in unseen:
@@ -291,7 +289,6 @@ class EventConsumer:
                         outcome.duplicate_topics[message.topic] += 1
                         return
                     await handler(conn, envelope, payload)
-                outcome.applied += 1
                 outcome.applied_kinds[message.topic, envelope.type] += 1
                 self.metrics.handler_latency.labels(topic=message.topic, type=envelope.type).observe(
                     time.perf_counter() - started)
