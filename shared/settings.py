@@ -93,6 +93,9 @@ class PlatformSettings(BaseSettings):
     kafka_bootstrap: str = "localhost:9092"
     data_dir: Path = Path("data")
     admin_token: str | None = None
+    # HMAC key of delegates' personal links (services.registration.personal_links); required outside the
+    # embedded development default, where one is made up and kept (0600) in the data dir.
+    personal_link_secret: str | None = Field(default=None, min_length=32)
     # JSON object {token: [role, ...]} for tokens other than the admin one (a str of JSON or a mapping).
     tokens: Annotated[dict[str, frozenset[Role]], NoDecode, BeforeValidator(_parse_tokens)] = Field(
         default_factory=dict)

@@ -9,8 +9,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from services.registration import domain, service
+from services.registration import domain, personal_links, service
 from services.registration.domain import SessionKind, SessionWithCounts, rfc3339
+from services.registration.personal_links import PersonalLink
 from services.registration.repository import SqlRegistrationUnitOfWork
 from services.registration.schemas import (
     CheckIn,
@@ -249,3 +250,18 @@ async def withdraw(session_id: str, delegate_id: str, uow: RegistrationUowDep) -
             summary="Delegate figures from this service's own tables")
 async def stats(conn: ReadConnDep, edition_id: EditionIdQuery = None) -> DelegateStats:
     return DelegateStats(delegates=await service.delegate_figures(conn, edition_id=edition_id))
+
+
+# -- personal links (issue 14) -------------------------------------------------------------------------------
+
+
+@router.get("/delegates/{delegate_id}/personal-link", response_model=PersonalLink, tags=["delegates"],
+            dependencies=[Registrar], responses={"200": {"headers": {"Cache-Control": {"schema": {"type": "string"}}}}},
+            summary="The delegate's personal link (opens their own badge); staff pass it on to the delegate")
+async def get_personal_link(delegate_id: str, conn: ReadConnDep, context: ContextDep,
+                            response: Response) -> PersonalLink:
+    await service.get_delegate(conn, delegate_id, anonymous=False)
+    token = personal_links.issue(delegate_id, personal_links.personal_link_secret(context.settings))
+    response.headers["Cache-Control"] = "no-store"
+    return PersonalLink(delegate_id=delegate_id, token=token,
+                        badge_url=f"/delegates/{delegate_id}/badge.pdf?token={token}")

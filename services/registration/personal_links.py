@@ -1,0 +1,100 @@
+"""Delegates' personal links: an unguessable, verifiable token that opens one delegate's own resources.
+
+The token is ``pl1.`` + base64url(HMAC-SHA256(secret, "personal-link:v1:" + delegate id)). It carries no
+data of its own: the delegate id is in the URL it goes with, and verifying recomputes the MAC and compares
+in constant time. Nothing is stored, so a link never expires; rotating ``CONFERENCE_PERSONAL_LINK_SECRET``
+revokes every link at once (docs/registration.md, "Personal links").
+
+The token is accepted as the ``token`` query parameter (a link in an e-mail must work by a click) or the
+``X-Personal-Token`` header (clients that can set one keep it out of access logs and browser history).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import Header, Query, Request
+from pydantic import BaseModel, Field
+
+from shared.files import write_private_once
+from shared.http.auth import Forbidden, Unauthenticated, current_roles
+from shared.settings import ConfigurationError, Role, ServiceSettings
+
+__all__ = ["PREFIX", "PersonalAccess", "PersonalLink", "issue", "personal_link_secret", "verify"]
+
+PREFIX = "pl1."
+_CONTEXT = b"personal-link:v1:"
+
+
+def issue(delegate_id: str, secret: str) -> str:
+    """The personal-link token of ``delegate_id``."""
+    mac = hmac.new(secret.encode(), _CONTEXT + delegate_id.encode(), hashlib.sha256).digest()
+    return PREFIX + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def verify(delegate_id: str, token: str, secret: str) -> bool:
+    """Whether ``token`` is ``delegate_id``'s personal-link token (constant-time comparison)."""
+    return hmac.compare_digest(issue(delegate_id, secret).encode(), token.encode())
+
+
+def personal_link_secret(settings: ServiceSettings) -> str:
+    """The configured secret; only on the embedded development default (development, embedded bus,
+    SQLite) one is made up when unset and kept (0600) in the data dir, so links survive a restart."""
+    platform = settings.platform
+    if platform.personal_link_secret:
+        return platform.personal_link_secret
+    elsewhere = [reason for reason, applies in (
+        ("CONFERENCE_ENVIRONMENT=production", platform.environment == "production"),
+        ("CONFERENCE_BUS=kafka", platform.bus == "kafka"),
+        ("a PostgreSQL database", settings.is_postgres)) if applies]
+    if elsewhere:
+        raise ConfigurationError(
+            f"CONFERENCE_PERSONAL_LINK_SECRET must be set with {' and '.join(elsewhere)}, the same for every "
+            "registration process (at least 32 characters, e.g. $(openssl rand -hex 32))")
+    path = platform.data_dir / ".dev-personal-link-secret"
+    if path.exists():
+        secret = path.read_text().strip()
+        if len(secret) < 32:
+            raise ConfigurationError(f"{path} is too short: delete it and a new development secret is made up")
+    else:
+        secret = write_private_once(path, secrets.token_urlsafe(32) + "\n").strip()
+    platform.personal_link_secret = secret
+    return secret
+
+
+class PersonalAccess:
+    """A dependency for routes under ``/delegates/{delegate_id}/…``: lets through a staff token with one of
+    ``roles`` (or admin), or the personal-link token of that same delegate. Returns ``"staff"`` or
+    ``"personal"`` so a route can show staff more."""
+
+    def __init__(self, *roles: Role) -> None:
+        self.roles = frozenset(roles) | {"admin"}
+
+    async def __call__(
+        self, request: Request, delegate_id: str,
+        token: Annotated[str | None, Query(description="The delegate's personal-link token")] = None,
+        x_personal_token: Annotated[str | None, Header(description="The delegate's personal-link token")] = None,
+    ) -> str:
+        roles = await current_roles(request)
+        if roles & self.roles:
+            return "staff"
+        given = x_personal_token or token
+        if given is None:
+            if roles:
+                raise Forbidden(f"this token lacks the role needed here (one of: {', '.join(sorted(self.roles))})")
+            raise Unauthenticated("send a staff bearer token or the delegate's personal link (`?token=`)")
+        if not verify(delegate_id, given, personal_link_secret(request.app.state.context.settings)):
+            raise Forbidden("this personal link does not open this delegate")
+        return "personal"
+
+
+class PersonalLink(BaseModel):
+    """A delegate's personal link, for staff to pass on to the delegate."""
+
+    delegate_id: str
+    token: str = Field(description="Send as `?token=` or the `X-Personal-Token` header")
+    badge_url: str = Field(description="The delegate's badge, opened by this link")
