@@ -8,8 +8,9 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
+from starlette.concurrency import run_in_threadpool
 
-from services.registration import domain, personal_links, service
+from services.registration import badges, domain, personal_links, service
 from services.registration.domain import SessionKind, SessionWithCounts, rfc3339
 from services.registration.personal_links import PersonalLink
 from services.registration.repository import SqlRegistrationUnitOfWork
@@ -265,3 +266,29 @@ async def get_personal_link(delegate_id: str, conn: ReadConnDep, context: Contex
     response.headers["Cache-Control"] = "no-store"
     return PersonalLink(delegate_id=delegate_id, token=token,
                         badge_url=f"/delegates/{delegate_id}/badge.pdf?token={token}")
+
+
+# -- badge (issue 14) -----------------------------------------------------------------------------------------
+
+BadgeReader = Depends(personal_links.PersonalAccess("registrar", "checkin"))
+
+
+@router.get("/delegates/{delegate_id}/badge.pdf", tags=["delegates"], dependencies=[BadgeReader],
+            response_class=Response,
+            responses={200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+                             "description": "The badge, one A6 page"},
+                       401: {"description": "Neither a staff bearer token nor a personal link (`?token=`)"},
+                       403: {"description": "The personal link is another delegate's, or the token lacks the role"},
+                       409: {"description": "The registration is cancelled"}},
+            summary="The delegate's badge PDF (names, country, organisation, category, QR of the badge code); "
+                    "for registrar/check-in staff or the delegate's personal link",
+            description="Instead of a bearer token, the delegate's personal link opens their own badge: "
+                        "`?token=` (the link as sent) or the `X-Personal-Token` header. "
+                        "Answers `Cache-Control: no-store` (personal data).")
+async def get_badge(delegate_id: str, conn: ReadConnDep) -> Response:
+    delegate = await service.get_delegate(conn, delegate_id, anonymous=False)
+    badges.check_badge_allowed(delegate)
+    pdf = await run_in_threadpool(badges.render_badge, delegate)
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="badge-{delegate.badge_code}.pdf"',
+        "Cache-Control": "no-store"})

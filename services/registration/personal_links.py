@@ -21,7 +21,7 @@ from fastapi import Header, Query, Request
 from pydantic import BaseModel, Field
 
 from shared.files import write_private_once
-from shared.http.auth import Forbidden, Unauthenticated, current_roles
+from shared.http.auth import Forbidden, RoleCheck, Unauthenticated, current_roles
 from shared.settings import ConfigurationError, Role, ServiceSettings
 
 __all__ = ["PREFIX", "PersonalAccess", "PersonalLink", "issue", "personal_link_secret", "verify"]
@@ -66,15 +66,18 @@ def personal_link_secret(settings: ServiceSettings) -> str:
     return secret
 
 
-class PersonalAccess:
+class PersonalAccess(RoleCheck):
     """A dependency for routes under ``/delegates/{delegate_id}/…``: lets through a staff token with one of
     ``roles`` (or admin), or the personal-link token of that same delegate. Returns ``"staff"`` or
-    ``"personal"`` so a route can show staff more."""
+    ``"personal"`` so a route can show staff more.
+
+    A :class:`RoleCheck`, so the OpenAPI document and the request limits know the staff roles; the route's
+    description names the personal link as the alternative to a bearer token."""
 
     def __init__(self, *roles: Role) -> None:
-        self.roles = frozenset(roles) | {"admin"}
+        super().__init__(frozenset(roles) | {"admin"})
 
-    async def __call__(
+    async def __call__(  # type: ignore[override]
         self, request: Request, delegate_id: str,
         token: Annotated[str | None, Query(description="The delegate's personal-link token")] = None,
         x_personal_token: Annotated[str | None, Header(description="The delegate's personal-link token")] = None,
