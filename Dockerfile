@@ -21,6 +21,9 @@ ENV PATH=/opt/conference/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     CONFERENCE_DATA_DIR=/var/lib/conference \
     CONFERENCE_HEALTHCHECK_URL=http://127.0.0.1:8000/healthz
+# The CJK font of the badge PDF (services/registration/badges.py); Debian's fonts-wqy-microhei.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-microhei \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 conference \
     && useradd --system --uid 10001 --gid conference --home-dir /var/lib/conference --no-create-home conference \
     && mkdir -p /var/lib/conference && chown conference:conference /var/lib/conference

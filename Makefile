@@ -50,6 +50,7 @@ stack:
 ## parser (npm, from tests/contract/asyncapi-parser/package-lock.json; Debian's nodejs if node is missing)
 ## and a Compose implementation that validates docker-compose.yml without an engine (Debian's docker-compose).
 tools:
+	@deploy/local/install-fonts.sh
 	@deploy/prometheus/install-promtool.sh
 	@deploy/local/install-browser.sh
 	@deploy/local/install-asyncapi-parser.sh
