@@ -83,6 +83,18 @@ def _parse_tokens(value: object) -> dict[str, frozenset[str]]:
     return parsed
 
 
+def development_secret(path: Path, made_up: str, what: str, *, min_length: int = 1) -> str:
+    """The secret kept at ``path`` (0600), or ``made_up`` written there the first time: only for the
+    embedded development default (:meth:`PlatformSettings.beyond_embedded_default` is empty)."""
+    if not path.exists():
+        return write_private_once(path, made_up + "\n").strip()
+    secret = path.read_text().strip()
+    if len(secret) < min_length:
+        problem = "empty" if not secret else "too short"
+        raise ConfigurationError(f"{path} is {problem}: delete it and a new development {what} is made up")
+    return secret
+
+
 class PlatformSettings(BaseSettings):
     """Settings shared by every service process."""
 
@@ -150,27 +162,26 @@ class PlatformSettings(BaseSettings):
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
 
+    def beyond_embedded_default(self, *, on_postgres: bool = False) -> list[str]:
+        """Why this is not the embedded development default (where secrets may be made up): each reason
+        names the setting, e.g. ``CONFERENCE_BUS=kafka``; empty on the default."""
+        return [reason for reason, applies in (
+            ("CONFERENCE_ENVIRONMENT=production", self.environment == "production"),
+            ("CONFERENCE_BUS=kafka", self.bus == "kafka"),
+            ("a PostgreSQL database", on_postgres)) if applies]
+
     def ensure_admin_token(self, *, on_postgres: bool = False) -> str:
         """The admin token. Only on the embedded default (development, embedded bus, SQLite) is one made
         up when unset, and kept (0600) in the data dir; anywhere else it must be configured, the same for
         every process, so its absence is a :class:`ConfigurationError`."""
         if self.admin_token:
             return self.admin_token
-        elsewhere = [reason for reason, applies in (
-            ("CONFERENCE_ENVIRONMENT=production", self.environment == "production"),
-            ("CONFERENCE_BUS=kafka", self.bus == "kafka"),
-            ("a PostgreSQL database", on_postgres)) if applies]
+        elsewhere = self.beyond_embedded_default(on_postgres=on_postgres)
         if elsewhere:
             raise ConfigurationError(
                 f"CONFERENCE_ADMIN_TOKEN must be set with {' and '.join(elsewhere)}: a development token is "
                 "made up only for the embedded bus on SQLite (e.g. CONFERENCE_ADMIN_TOKEN=$(openssl rand -hex 16))")
-        path = self.data_dir / ".dev-token"
-        if path.exists():
-            token = path.read_text().strip()
-            if not token:
-                raise ConfigurationError(f"{path} is empty: delete it and a new development token is made up")
-        else:
-            token = write_private_once(path, "dev-" + secrets.token_urlsafe(18) + "\n").strip()
+        token = development_secret(self.data_dir / ".dev-token", "dev-" + secrets.token_urlsafe(18), "token")
         self.admin_token = token
         self.__dict__.pop("token_roles", None)
         return token

@@ -27,8 +27,12 @@ DEFAULT_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 FONT_FAMILY = "badge-cjk"
 
 
-class BadgeFontMissing(RuntimeError):
-    """No CJK font: the badge cannot be drawn without boxes for Chinese names."""
+class BadgeFontMissing(DomainError):
+    """No CJK font: the badge cannot be drawn without boxes for Chinese names (an operator's fix)."""
+
+    status = 503
+    code = "badge_font_missing"
+    title = "Badges cannot be drawn on this server"
 
 
 @lru_cache(maxsize=1)

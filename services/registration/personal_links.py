@@ -20,9 +20,8 @@ from typing import Annotated
 from fastapi import Header, Query, Request
 from pydantic import BaseModel, Field
 
-from shared.files import write_private_once
 from shared.http.auth import Forbidden, RoleCheck, Unauthenticated, current_roles
-from shared.settings import ConfigurationError, Role, ServiceSettings
+from shared.settings import ConfigurationError, Role, ServiceSettings, development_secret
 
 __all__ = ["PREFIX", "PersonalAccess", "PersonalLink", "issue", "personal_link_secret", "verify"]
 
@@ -47,21 +46,13 @@ def personal_link_secret(settings: ServiceSettings) -> str:
     platform = settings.platform
     if platform.personal_link_secret:
         return platform.personal_link_secret
-    elsewhere = [reason for reason, applies in (
-        ("CONFERENCE_ENVIRONMENT=production", platform.environment == "production"),
-        ("CONFERENCE_BUS=kafka", platform.bus == "kafka"),
-        ("a PostgreSQL database", settings.is_postgres)) if applies]
+    elsewhere = platform.beyond_embedded_default(on_postgres=settings.is_postgres)
     if elsewhere:
         raise ConfigurationError(
             f"CONFERENCE_PERSONAL_LINK_SECRET must be set with {' and '.join(elsewhere)}, the same for every "
             "registration process (at least 32 characters, e.g. $(openssl rand -hex 32))")
-    path = platform.data_dir / ".dev-personal-link-secret"
-    if path.exists():
-        secret = path.read_text().strip()
-        if len(secret) < 32:
-            raise ConfigurationError(f"{path} is too short: delete it and a new development secret is made up")
-    else:
-        secret = write_private_once(path, secrets.token_urlsafe(32) + "\n").strip()
+    secret = development_secret(platform.data_dir / ".dev-personal-link-secret", secrets.token_urlsafe(32),
+                                "secret", min_length=32)
     platform.personal_link_secret = secret
     return secret
 
