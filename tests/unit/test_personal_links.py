@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.registration import personal_links
+from services.registration import badges, personal_links
 from shared.settings import ConfigurationError, PlatformSettings, ServiceSettings
 
 SECRET = "s" * 32
@@ -50,3 +50,14 @@ def test_secret_required_outside_development(tmp_path: Path, platform: dict[str,
 def test_short_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="personal_link_secret"):
         PlatformSettings(personal_link_secret="short")
+
+
+def test_badge_without_a_cjk_font_is_a_503_naming_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONFERENCE_BADGE_FONT", str(tmp_path / "missing.ttf"))
+    badges.badge_font.cache_clear()
+    try:
+        with pytest.raises(badges.BadgeFontMissing, match="fonts-wqy-microhei") as raised:
+            badges.badge_font()
+        assert raised.value.status == 503
+    finally:
+        badges.badge_font.cache_clear()
