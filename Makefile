@@ -10,7 +10,7 @@ UV_LOCK := $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11
 DATA_DIR ?= $(or $(CONFERENCE_DATA_DIR),data)
 PYTEST_ARGS ?=
 
-.PHONY: install lock run test test-unit test-fast stack stack-stop tools bench lint fmt clean
+.PHONY: install fonts lock run test test-unit test-fast stack stack-stop tools bench lint fmt clean
 
 ## The venv from the lock: exactly the locked versions, each checked against its hash; then the project
 ## itself, built offline by the locked setuptools (--no-build-isolation fetches nothing unchecked).
@@ -30,7 +30,7 @@ lock: install
 	$(UV_LOCK) -o requirements/runtime.lock
 
 ## The platform on the embedded default; the 2025 replay when the data directory is empty.
-run: install
+run: install fonts
 	@if [ -z "$$(ls -A $(DATA_DIR) 2>/dev/null)" ]; then demo=--demo; fi; \
 	CONFERENCE_DATA_DIR=$(DATA_DIR) $(BIN)/conference run $$demo
 
@@ -45,12 +45,16 @@ stack:
 	deploy/local/postgres.sh start
 	deploy/local/kafka.sh start
 
+## The CJK font badges are set in (Debian's fonts-wqy-microhei; services/registration/badges.py).
+fonts:
+	@deploy/local/install-fonts.sh
+
 ## Tools the suites call: promtool (Debian's prometheus package; its daemon is not started), Chromium
 ## for the browser tests (Debian's chromium package, driven by Playwright), the official AsyncAPI
 ## parser (npm, from tests/contract/asyncapi-parser/package-lock.json; Debian's nodejs if node is missing)
-## and a Compose implementation that validates docker-compose.yml without an engine (Debian's docker-compose).
-tools:
-	@deploy/local/install-fonts.sh
+## a Compose implementation that validates docker-compose.yml without an engine (Debian's docker-compose)
+## and the badge's font.
+tools: fonts
 	@deploy/prometheus/install-promtool.sh
 	@deploy/local/install-browser.sh
 	@deploy/local/install-asyncapi-parser.sh

@@ -23,6 +23,7 @@ from devkit.waiting import eventually
 from shared.topology import BY_NAME, SERVICE_NAMES
 
 ADMIN_TOKEN = "test-admin-token"
+PERSONAL_LINK_SECRET = "test-personal-link-secret-0123456789abcdef"
 
 
 class ServiceProcess:
@@ -116,7 +117,8 @@ async def service_processes(names: Iterable[str], postgres_env: Mapping[str, str
         urls = {**fresh, **(database_urls or {})}
         prefix = stack.topic_prefix()
         env = {**kafka_env, "CONFERENCE_TOPIC_PREFIX": prefix, "CONFERENCE_ADMIN_TOKEN": ADMIN_TOKEN,
-               "CONFERENCE_TOKENS": json.dumps({}), "CONFERENCE_DATA_DIR": str(work_dir / "data"),
+               "CONFERENCE_PERSONAL_LINK_SECRET": PERSONAL_LINK_SECRET, "CONFERENCE_TOKENS": json.dumps({}),
+               "CONFERENCE_DATA_DIR": str(work_dir / "data"),
                **{f"{s.upper()}_DATABASE_URL": url for s, url in urls.items()}, **extra_env}
         procs = {name: ServiceProcess(name, {**env, **(service_env or {}).get(name, {})}, work_dir,
                                       args=(service_args or {}).get(name, ())) for name in names}

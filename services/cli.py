@@ -21,6 +21,7 @@ from services.demo.replay import DemoError, Targets, replay
 from services.network import app as network_app
 from services.projects import app as projects_app
 from services.registration import app as registration_app
+from services.registration.personal_links import personal_link_secret
 from shared.db.migrations import run_migrations
 from shared.events.asyncapi import render as render_asyncapi
 from shared.http.server import GracefulServer, ShutdownSettings, server_config
@@ -77,6 +78,8 @@ def serve(
     platform = PlatformSettings()
     settings = ServiceSettings(service, platform)
     token = platform.ensure_admin_token(on_postgres=settings.is_postgres)
+    if service == "registration":
+        personal_link_secret(settings)  # refuse to start without it, rather than fail at the first badge
     migrate_service(settings)
     console.print(f"{service} on http://{host}:{port or SERVICE_PORTS[service]} — bus: {platform.bus}, "
                   f"db: {_redact(settings.database_url)}")
@@ -123,6 +126,7 @@ def run(
     platform = PlatformSettings()
     settings = {name: ServiceSettings(name, platform) for name in SERVICE_NAMES}
     token = platform.ensure_admin_token(on_postgres=any(s.is_postgres for s in settings.values()))
+    personal_link_secret(settings["registration"])
     for name in SERVICE_NAMES:
         migrate_service(settings[name])
     console.print(f"[bold]Conference platform[/] — bus: {platform.bus}, data: {platform.data_dir.resolve()}")

@@ -2,8 +2,8 @@
 category and a QR code carrying the badge code (what the check-in desk scans).
 
 The CJK font is WenQuanYi Micro Hei (Apache-2.0/GPLv3 with font exception), from the Debian package
-``fonts-wqy-microhei`` that ``make install`` and the Dockerfile install; ``CONFERENCE_BADGE_FONT`` may
-point at another TTF/OTF/TTC with CJK glyphs (e.g. Noto Sans SC). fpdf2 embeds only the glyphs used.
+``fonts-wqy-microhei`` that ``make run``, ``make test`` and the Dockerfile install; ``CONFERENCE_BADGE_FONT``
+may point at another TTF/OTF/TTC with CJK glyphs (e.g. Noto Sans SC). fpdf2 embeds only the glyphs used.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class BadgeFontMissing(DomainError):
 def badge_font() -> Path:
     path = Path(os.environ.get("CONFERENCE_BADGE_FONT") or DEFAULT_FONT)
     if not path.is_file():
-        raise BadgeFontMissing(f"badge font {path} not found: install fonts-wqy-microhei (make install) "
+        raise BadgeFontMissing(f"badge font {path} not found: install fonts-wqy-microhei (make tools) "
                                "or set CONFERENCE_BADGE_FONT to a CJK TTF/OTF")
     return path
 

@@ -62,6 +62,14 @@ def test_kafka_without_an_admin_token_is_refused(tmp_path: Path, kafka_env: dict
     assert not (tmp_path / "data" / ".dev-token").exists()
 
 
+def test_registration_without_a_personal_link_secret_is_refused_at_start(tmp_path: Path,
+                                                                        kafka_env: dict[str, str]) -> None:
+    env = {**kafka_env, "CONFERENCE_BUS": "kafka", "CONFERENCE_ADMIN_TOKEN": "admin-1"}
+    for command in (["serve", "registration", "--port", "0"], ["run", "--base-port", "0"]):
+        result = conference(command, tmp_path, env)
+        assert_refused(result, "CONFERENCE_PERSONAL_LINK_SECRET must be set with CONFERENCE_BUS=kafka")
+
+
 def test_postgresql_without_an_admin_token_is_refused(tmp_path: Path, postgres_env: dict[str, str]) -> None:
     env = {"NETWORK_DATABASE_URL": postgres_env["NETWORK_DATABASE_URL"]}
     result = conference(["serve", "network", "--port", "0"], tmp_path, env)

@@ -29,8 +29,9 @@ from tests.support.ops import (
 
 COMPOSE = ROOT / "docker-compose.yml"
 # What an operator exports before `docker compose up` (the secrets compose requires).
-OPERATOR_ENV = {"CONFERENCE_ADMIN_TOKEN": "0123456789abcdef0123456789abcdef", "GRAFANA_ADMIN_PASSWORD": "grafana-pw",
-                "POSTGRES_PASSWORD": "pw"}
+OPERATOR_ENV = {"CONFERENCE_ADMIN_TOKEN": "0123456789abcdef0123456789abcdef",
+                "CONFERENCE_PERSONAL_LINK_SECRET": "fedcba9876543210fedcba9876543210",
+                "GRAFANA_ADMIN_PASSWORD": "grafana-pw", "POSTGRES_PASSWORD": "pw"}
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +169,7 @@ def test_compose_service_matches_its_settings(compose: dict[str, Any], name: str
 
 @pytest.mark.parametrize(("service", "variable", "required"), [
     *((name, "CONFERENCE_ADMIN_TOKEN", "CONFERENCE_ADMIN_TOKEN") for name in SERVICE_NAMES),
+    ("registration", "CONFERENCE_PERSONAL_LINK_SECRET", "CONFERENCE_PERSONAL_LINK_SECRET"),
     ("grafana", "GF_SECURITY_ADMIN_PASSWORD", "GRAFANA_ADMIN_PASSWORD"),
 ])
 def test_compose_has_no_default_secret_and_fails_clearly_without_one(compose: dict[str, Any], service: str,
@@ -182,7 +184,7 @@ def test_compose_has_no_default_secret_and_fails_clearly_without_one(compose: di
 
 def test_no_secret_has_a_default_anywhere_in_compose() -> None:
     text = COMPOSE.read_text()
-    for secret in ("CONFERENCE_ADMIN_TOKEN", "GRAFANA_ADMIN_PASSWORD"):
+    for secret in ("CONFERENCE_ADMIN_TOKEN", "CONFERENCE_PERSONAL_LINK_SECRET", "GRAFANA_ADMIN_PASSWORD"):
         assert f"${{{secret}:-" not in text and f"${{{secret}-" not in text, secret
 
 
