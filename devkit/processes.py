@@ -150,8 +150,9 @@ class EmbeddedPlatform:
     def env(self) -> dict[str, str]:
         env = {**os.environ, "CONFERENCE_DATA_DIR": str(self.data_dir), "CONFERENCE_BUS": "embedded"}
         env.pop("CONFERENCE_ADMIN_TOKEN", None)
-        if self.admin_token is not None:
+        if self.admin_token is not None:  # a configured platform: its personal-link secret is configured too
             env["CONFERENCE_ADMIN_TOKEN"] = self.admin_token
+            env.setdefault("CONFERENCE_PERSONAL_LINK_SECRET", PERSONAL_LINK_SECRET)
         for name in SERVICE_NAMES:
             env.pop(f"{name.upper()}_DATABASE_URL", None)
             env[f"{name.upper()}_URL"] = self.url(name)

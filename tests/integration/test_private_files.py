@@ -4,6 +4,7 @@ files, are 0600 and the data directory it creates is 0700."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from collections.abc import Iterator
@@ -47,10 +48,14 @@ async def test_sqlite_databases_and_the_embedded_log_are_0600(tmp_path: Path) ->
     async with running_service("registration", platform) as client:  # SQLite in the data dir, the embedded log
         response = await client.post("/editions", json=bodies.edition_body())
         assert response.status_code == 201, response.text
-        names = {p.name for p in data_dir.iterdir()}
-        # While it runs: each database with its write-ahead log and shared memory, the log the same.
-        assert {"registration.db", "registration.db-wal", "registration.db-shm", "bus.db", "bus.db-wal",
-                "bus.db-shm"} <= names, names
+        # While it runs: each database with its write-ahead log and shared memory, the log the same (the
+        # log's files appear once the relay has published the edition's event, just after the 201).
+        expected = {"registration.db", "registration.db-wal", "registration.db-shm", "bus.db", "bus.db-wal",
+                    "bus.db-shm"}
+        deadline = asyncio.get_running_loop().time() + 10
+        while not expected <= (names := {p.name for p in data_dir.iterdir()}):
+            assert asyncio.get_running_loop().time() < deadline, names
+            await asyncio.sleep(0.05)
         assert private_file_problems(data_dir) == []
     assert mode(data_dir) == 0o700
     assert private_file_problems(data_dir) == []
