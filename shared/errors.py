@@ -16,6 +16,8 @@ class DomainError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+        # Response headers the problem needs beside its body (e.g. Retry-After on a 429).
+        self.headers: dict[str, str] = {}
 
 
 class NotFound(DomainError):

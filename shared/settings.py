@@ -137,6 +137,9 @@ class PlatformSettings(BaseSettings):
     stream_max_viewers: int = Field(default=2000, ge=1)
     # A /stream client that does not take an event within this many seconds is disconnected.
     stream_send_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Requests one client address may make to a public write (self-registration) per process, in the
+    # `limits` notation ("10/minute", "100/hour"); beyond it 429 with Retry-After.
+    public_rate_limit: str = Field(default="10/minute", pattern=r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?$")
 
     @field_validator("admin_token")
     @classmethod

@@ -7,13 +7,19 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from shared.events.types import Money, Sector
+from shared.events.types import DelegateStatus, Money, Sector
+
+# Who counts as registered, in /stats and on the dashboard alike: approved and not cancelled (pending
+# self-registrations are their own figure; rejected and cancelled ones count nowhere).
+REGISTERED_STATUSES = frozenset({DelegateStatus.registered, DelegateStatus.checked_in})
 
 
 class DelegateFigures(BaseModel):
-    registered: int = Field(description="Delegates not cancelled (checked-in ones included).")
+    registered: int = Field(description="Approved delegates not cancelled (checked-in ones included).")
     checked_in: int = Field(description="Delegates whose badge was scanned.")
     countries: int = Field(description="Distinct countries among the registered delegates.")
+    pending: int = Field(default=0, description="Self-registrations waiting for a registrar's approval (not "
+                         "counted in `registered`).")
 
 
 class SectorFigures(BaseModel):

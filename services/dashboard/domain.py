@@ -45,10 +45,18 @@ class OrganizationFacts:
     status: OrganizationStatus
 
 
+_DELEGATE_COUNTS_BY_STATUS: dict[DelegateStatus, dict[str, int]] = {
+    DelegateStatus.pending: {"pending": 1},  # waits for approval: its own figure, not registered
+    DelegateStatus.registered: {"registered": 1},
+    DelegateStatus.checked_in: {"registered": 1, "checked_in": 1},
+}
+
+
 def delegate_contribution(facts: DelegateFacts | None) -> Contribution:
-    if facts is None or facts.status == DelegateStatus.cancelled:
+    """Registered (approved, checked-in ones included) or pending; cancelled and rejected count nowhere."""
+    counts = None if facts is None else _DELEGATE_COUNTS_BY_STATUS.get(facts.status)
+    if facts is None or counts is None:
         return {}
-    counts = {"registered": 1, "checked_in": 1} if facts.status == DelegateStatus.checked_in else {"registered": 1}
     return {DELEGATE_COUNTS: {(facts.edition_id, facts.country): counts}}
 
 

@@ -23,6 +23,7 @@ class DelegateCount:
     country: str
     registered: int
     checked_in: int
+    pending: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,8 @@ def totals(counters: Counters) -> Totals:
     return Totals(
         delegates=DelegateFigures(registered=sum(d.registered for d in counters.delegates),
                                   checked_in=sum(d.checked_in for d in counters.delegates),
-                                  countries=sum(1 for registered in per_country.values() if registered > 0)),
+                                  countries=sum(1 for registered in per_country.values() if registered > 0),
+                                  pending=sum(d.pending for d in counters.delegates)),
         projects=project_figures({Sector(s): (n, fen_to_cny(fen)) for s, (n, fen) in by_sector.items()}),
         network=NetworkFigures(organizations=sum(n.organizations for n in members), countries=len(members)),
         updated_at=counters.updated_at,

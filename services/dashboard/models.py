@@ -1,6 +1,6 @@
 """Tables of the dashboard's read model: the last state seen per entity, and the counters."""
 
-from sqlalchemy import BigInteger, Column, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, text
 
 from shared.db.columns import UtcDateTime, new_metadata
 from shared.db.tables import add_platform_tables
@@ -50,6 +50,8 @@ delegate_counts = Table(
     Column("country", String(2), primary_key=True),
     Column("registered", BigInteger, nullable=False),
     Column("checked_in", BigInteger, nullable=False),
+    # Self-registrations waiting for approval (issue 14).
+    Column("pending", BigInteger, nullable=False, server_default=text("0")),
 )
 
 project_sector_counts = Table(
@@ -93,7 +95,7 @@ read_model_state = Table(
 )
 
 COUNTER_TABLES = {
-    "delegate_counts": (delegate_counts, ("edition_id", "country"), ("registered", "checked_in")),
+    "delegate_counts": (delegate_counts, ("edition_id", "country"), ("registered", "checked_in", "pending")),
     "project_sector_counts": (project_sector_counts, ("edition_id", "sector"), ("signed", "amount_fen")),
     "project_country_counts": (project_country_counts, ("edition_id", "country"), ("projects", "amount_fen")),
     "network_counts": (network_counts, ("country",), ("organizations",)),

@@ -31,13 +31,15 @@ async def load_counters(conn: AsyncConnection, *, edition_id: str | None = None,
         return literal_column(f"'{counter}'", String).label("counter")
 
     d = select(tagged(DELEGATE_COUNTS), delegate_counts.c.edition_id, delegate_counts.c.country.label("key"),
-               delegate_counts.c.registered.label("first"), delegate_counts.c.checked_in.label("second"))
+               delegate_counts.c.registered.label("first"), delegate_counts.c.checked_in.label("second"),
+               delegate_counts.c.pending.label("third"))
+    zero = literal_column("0", BigInteger)
     s = select(tagged(SECTOR_COUNTS), project_sector_counts.c.edition_id, project_sector_counts.c.sector,
-               project_sector_counts.c.signed, project_sector_counts.c.amount_fen)
+               project_sector_counts.c.signed, project_sector_counts.c.amount_fen, zero)
     p = select(tagged(PROJECT_COUNTRY_COUNTS), project_country_counts.c.edition_id, project_country_counts.c.country,
-               project_country_counts.c.projects, project_country_counts.c.amount_fen)
+               project_country_counts.c.projects, project_country_counts.c.amount_fen, zero)
     n = select(tagged(NETWORK_COUNTS), cast(null(), String), network_counts.c.country, network_counts.c.organizations,
-               literal_column("0", BigInteger))
+               zero, zero)
     if edition_id:
         d = d.where(delegate_counts.c.edition_id == edition_id)
         s = s.where(project_sector_counts.c.edition_id == edition_id)
@@ -56,7 +58,7 @@ async def load_counters(conn: AsyncConnection, *, edition_id: str | None = None,
     network: list[NetworkCount] = []
     for r in rows:
         if r.counter == DELEGATE_COUNTS:
-            delegates.append(DelegateCount(r.edition_id, r.key, int(r.first), int(r.second)))
+            delegates.append(DelegateCount(r.edition_id, r.key, int(r.first), int(r.second), int(r.third)))
         elif r.counter == SECTOR_COUNTS:
             sectors.append(SectorCount(r.edition_id, r.key, int(r.first), int(r.second)))
         elif r.counter == PROJECT_COUNTRY_COUNTS:

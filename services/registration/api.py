@@ -25,7 +25,12 @@ from services.registration.schemas import (
     EditionCreate,
     Enrollment,
     EnrollmentCreate,
+    Invitation,
+    InvitationCreate,
     NextEdition,
+    Rejection,
+    SelfRegistered,
+    SelfRegistration,
     Session,
     SessionCreate,
     Withdrawal,
@@ -33,7 +38,9 @@ from services.registration.schemas import (
 from shared.db.pagination import CursorQuery, LimitQuery, Page
 from shared.events.types import CountryCode, DelegateCategory, DelegateStatus
 from shared.http.auth import require_role
+from shared.http.context import ServiceContext
 from shared.http.deps import ContextDep, ReadConnDep, RolesDep, unit_of_work
+from shared.http.rate_limits import ClientRateLimit
 from shared.stats import DelegateStats
 
 router = APIRouter()
@@ -63,7 +70,8 @@ def _delegate(delegate: domain.Delegate, roles: frozenset[str] = PRIVILEGED) -> 
     shown = Delegate.model_validate(delegate, from_attributes=True)
     if roles & PRIVILEGED:
         return shown
-    hidden: dict[str, object] = {"email": None, "phone": None, "badge_code": None}
+    hidden: dict[str, object] = {"email": None, "phone": None, "badge_code": None, "invitation_id": None,
+                                 "decided_at": None, "rejection_reason": None}
     if not roles:
         hidden |= {"checked_in_at": None, "cancelled_at": None}
     return shown.model_copy(update=hidden)
@@ -180,6 +188,66 @@ async def cancel_delegate(delegate_id: str, uow: RegistrationUowDep) -> Delegate
     return DelegateCancelledOut(id=cancelled.id, status=cancelled.status)
 
 
+# -- invitations, self-registration and approval (issue 14) ------------------------------------------------
+
+
+def _invitation(invitation: domain.Invitation) -> Invitation:
+    return Invitation.model_validate({**vars(invitation), "remaining": invitation.remaining})
+
+
+@router.post("/invitations", status_code=201, response_model=Invitation, tags=["invitations"],
+             dependencies=[Registrar], summary="Create an invitation code for an organisation or a country "
+                                               "delegation (how many seats, until when)")
+async def create_invitation(body: InvitationCreate, uow: RegistrationUowDep, response: Response) -> Invitation:
+    response.headers["Cache-Control"] = "no-store"  # the code is a credential
+    return _invitation(await service.create_invitation(uow=uow, request=body))
+
+
+@router.get("/invitations", response_model=Page[Invitation], tags=["invitations"], dependencies=[Registrar],
+            summary="Invitations with their seats used and remaining")
+async def list_invitations(conn: ReadConnDep, edition_id: EditionIdQuery = None, limit: LimitQuery = 50,
+                           cursor: CursorQuery = None) -> Page[Invitation]:
+    found, next_cursor = await service.list_invitations(conn, edition_id=edition_id, limit=limit, cursor=cursor)
+    return Page[Invitation](items=[_invitation(i) for i in found], next_cursor=next_cursor)
+
+
+@router.get("/invitations/{invitation_id}", response_model=Invitation, tags=["invitations"],
+            dependencies=[Registrar])
+async def get_invitation(invitation_id: str, conn: ReadConnDep) -> Invitation:
+    return _invitation(await service.get_invitation(conn, invitation_id))
+
+
+@router.post("/registrations", status_code=201, response_model=SelfRegistered, tags=["invitations"],
+             dependencies=[Depends(ClientRateLimit("self-registration"))],
+             summary="Register yourself with your delegation's invitation code (no token); pending until a "
+                     "registrar approves",
+             responses={409: {"description": "the code expired, its seats are taken, or the e-mail is registered"},
+                        422: {"description": "unknown code, another country than the delegation's, or bad fields"},
+                        429: {"description": "too many registrations from this address; see Retry-After"}})
+async def register_self(body: SelfRegistration, uow: RegistrationUowDep, context: ContextDep,
+                        response: Response) -> SelfRegistered:
+    delegate = await service.register_self(uow=uow, request=body)
+    response.headers["Cache-Control"] = "no-store"  # personal data and a personal link
+    # The delegate sees what they sent, not the badge code (the badge opens with the link once approved).
+    shown = _delegate(delegate).model_copy(update={"badge_code": None})
+    return SelfRegistered(delegate=shown, personal_link=_personal_link(delegate.id, context))
+
+
+@router.post("/delegates/{delegate_id}/approve", response_model=Delegate, tags=["delegates"],
+             dependencies=[Registrar], summary="Approve a pending self-registration (emits `delegate_approved`)",
+             responses={409: {"description": "the registration is not pending"}})
+async def approve_delegate(delegate_id: str, uow: RegistrationUowDep) -> Delegate:
+    return _delegate(await service.approve_delegate(uow=uow, delegate_id=delegate_id))
+
+
+@router.post("/delegates/{delegate_id}/reject", response_model=Delegate, tags=["delegates"],
+             dependencies=[Registrar], summary="Reject a pending self-registration with a reason (emits "
+                                               "`delegate_rejected`; the invitation gets its seat back)",
+             responses={409: {"description": "the registration is not pending"}})
+async def reject_delegate(delegate_id: str, body: Rejection, uow: RegistrationUowDep) -> Delegate:
+    return _delegate(await service.reject_delegate(uow=uow, delegate_id=delegate_id, reason=body.reason))
+
+
 # -- check-in -----------------------------------------------------------------------------------------------
 
 
@@ -262,8 +330,12 @@ async def stats(conn: ReadConnDep, edition_id: EditionIdQuery = None) -> Delegat
 async def get_personal_link(delegate_id: str, conn: ReadConnDep, context: ContextDep,
                             response: Response) -> PersonalLink:
     await service.get_delegate(conn, delegate_id, anonymous=False)
-    token = personal_links.issue(delegate_id, personal_links.personal_link_secret(context.settings))
     response.headers["Cache-Control"] = "no-store"
+    return _personal_link(delegate_id, context)
+
+
+def _personal_link(delegate_id: str, context: ServiceContext) -> PersonalLink:
+    token = personal_links.issue(delegate_id, personal_links.personal_link_secret(context.settings))
     return PersonalLink(delegate_id=delegate_id, token=token,
                         badge_url=f"/delegates/{delegate_id}/badge.pdf?token={token}")
 

@@ -86,6 +86,48 @@ class DelegateCancelled(InvalidTransition):
     title = "The registration is cancelled"
 
 
+class NotApproved(InvalidTransition):
+    """A self-registration still waits for approval, or was rejected: no badge, check-in or enrolment yet."""
+
+    code = "not_approved"
+    title = "The registration is not approved"
+
+
+class NotPending(InvalidTransition):
+    code = "not_pending"
+    title = "Only a pending registration can be approved or rejected"
+
+
+class RegistrationRejected(InvalidTransition):
+    code = "registration_rejected"
+    title = "The registration was rejected"
+
+
+class InvitationNotFound(NotFound):
+    code = "invitation_not_found"
+
+
+class UnknownInvitation(UnknownReference):
+    code = "unknown_invitation"
+    title = "Unknown invitation code"
+
+
+class InvitationExpired(Conflict):
+    code = "invitation_expired"
+    title = "The invitation has expired"
+
+
+class InvitationFull(Conflict):
+    code = "invitation_full"
+    title = "Every seat of the invitation is taken"
+
+
+class WrongDelegation(DomainError):
+    status = 422
+    code = "wrong_delegation"
+    title = "The invitation is for another country's delegation"
+
+
 class BadgeNotFound(NotFound):
     code = "badge_not_found"
     title = "Unknown badge"
@@ -100,6 +142,12 @@ class WrongEdition(DomainError):
     status = 409
     code = "wrong_edition"
     title = "Belongs to another edition"
+
+
+class InvalidInvitation(DomainError):
+    status = 422
+    code = "invalid_invitation"
+    title = "Invalid invitation"
 
 
 class SessionNotFound(NotFound):
@@ -177,6 +225,10 @@ class Delegate:
     # The delegate's consent to appear in the anonymous list (name, country, organisation, city). Personal,
     # not countable: it never travels in events.
     listed_publicly: bool = False
+    # Self-registration (issue 14): the invitation it used, and the registrar's decision on it.
+    invitation_id: str | None = None
+    decided_at: datetime | None = None
+    rejection_reason: str | None = None
 
     @property
     def countable(self) -> CountableState:
@@ -195,6 +247,27 @@ class Correction(TypedDict, total=False):
     phone: str | None
     category: DelegateCategory
     listed_publicly: bool
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """Seats for an organisation or a country delegation: each self-registration with ``code`` takes one."""
+
+    id: str
+    edition_id: str
+    code: str
+    label: str
+    seats: int
+    used: int
+    expires_at: datetime
+    country: str | None
+    organization: str | None
+    category: DelegateCategory
+    created_at: datetime
+
+    @property
+    def remaining(self) -> int:
+        return self.seats - self.used
 
 
 @dataclass(frozen=True)
@@ -344,14 +417,17 @@ def _previous(delegate: Delegate) -> events.DelegatePrevious:
 
 def register(*, edition_id: str, full_name: str, name_zh: str | None, country: str, city: str | None,
              organization: str | None, email: str, phone: str | None, category: DelegateCategory, now: datetime,
-             listed_publicly: bool = False) -> tuple[Delegate, events.DelegateRegistered]:
+             listed_publicly: bool = False, invitation: Invitation | None = None
+             ) -> tuple[Delegate, events.DelegateRegistered]:
     """A new registration; whether the edition exists and the e-mail is free is the database's to say.
-    Listed publicly only when the delegate said so (private by default)."""
+    Listed publicly only when the delegate said so (private by default). Staff registrations count at once;
+    one made with an ``invitation`` (by the delegate) is pending until a registrar approves it."""
     delegate = Delegate(
         id=str(uuid.uuid4()), edition_id=edition_id, full_name=full_name, name_zh=name_zh, country=country,
         city=city, organization=organization, email=email, phone=phone, category=category,
-        status=DelegateStatus.registered, badge_code=new_badge_code(), registered_at=now, checked_in_at=None,
-        cancelled_at=None, listed_publicly=listed_publicly)
+        status=DelegateStatus.registered if invitation is None else DelegateStatus.pending,
+        badge_code=new_badge_code(), registered_at=now, checked_in_at=None, cancelled_at=None,
+        listed_publicly=listed_publicly, invitation_id=None if invitation is None else invitation.id)
     return delegate, events.DelegateRegistered(delegate_id=delegate.id, edition_id=edition_id, country=country,
                                                category=category, status=delegate.status)
 
@@ -359,6 +435,8 @@ def register(*, edition_id: str, full_name: str, name_zh: str | None, country: s
 def cancel(delegate: Delegate, *, now: datetime) -> tuple[Delegate, events.DelegateCancelled]:
     if delegate.status == DelegateStatus.cancelled:
         raise DelegateAlreadyCancelled("the delegate is already cancelled")
+    if delegate.status == DelegateStatus.rejected:
+        raise RegistrationRejected("the registration was rejected; there is nothing to cancel")
     cancelled = replace(delegate, status=DelegateStatus.cancelled, cancelled_at=now)
     return cancelled, events.DelegateCancelled(
         delegate_id=delegate.id, edition_id=delegate.edition_id, country=delegate.country,
@@ -366,17 +444,15 @@ def cancel(delegate: Delegate, *, now: datetime) -> tuple[Delegate, events.Deleg
 
 
 def visible_to_anonymous(delegate: Delegate) -> bool:
-    """An anonymous caller sees a delegate only with that delegate's consent (DESIGN.md §4, private by default)."""
-    return delegate.listed_publicly
-
-
-def counts_as_registered(status: DelegateStatus) -> bool:
-    """`registered` in /stats counts every delegate not cancelled (checked-in ones included)."""
-    return status != DelegateStatus.cancelled
+    """An anonymous caller sees a delegate only with that delegate's consent (DESIGN.md §4, private by default),
+    and never one whose registration is not approved."""
+    return delegate.listed_publicly and delegate.status not in NOT_APPROVED
 
 
 def check_changeable(delegate: Delegate) -> None:
-    """A cancelled registration is closed: register again rather than edit it."""
+    """A cancelled or rejected registration is closed: register again rather than edit it."""
+    if delegate.status == DelegateStatus.rejected:
+        raise RegistrationRejected("the registration was rejected and can no longer be changed")
     if delegate.status == DelegateStatus.cancelled:
         cancelled_at = delegate.cancelled_at
         when = f" at {rfc3339(cancelled_at)}" if cancelled_at else ""
@@ -415,6 +491,7 @@ def check_in(delegate: Delegate, *, scanned_for: str | None, now: datetime
         raise DelegateCancelled(f"this badge belongs to a registration cancelled{when}; send the delegate "
                                 "to the registration desk",
                                 cancelled_at=rfc3339(cancelled_at) if cancelled_at else None)
+    check_approved(delegate, "this badge's registration is not approved; send the delegate to the registration desk")
     checked_in = replace(delegate, status=DelegateStatus.checked_in, checked_in_at=now)
     return checked_in, events.DelegateCheckedIn(
         delegate_id=delegate.id, edition_id=delegate.edition_id, country=delegate.country,
@@ -425,6 +502,75 @@ def check_badge_edition(badge_edition: str, scanned_for: str | None) -> None:
     """A scanner set up for one edition refuses last year's badge."""
     if scanned_for is not None and scanned_for != badge_edition:
         raise WrongEdition("this badge belongs to another edition of the conference", field="edition_id")
+
+
+NOT_APPROVED = frozenset({DelegateStatus.pending, DelegateStatus.rejected})
+
+
+def check_approved(delegate: Delegate, detail: str, **extra: object) -> None:
+    """Badge, check-in and enrolment are for approved delegates only."""
+    if delegate.status in NOT_APPROVED:
+        raise NotApproved(f"{detail} (status {delegate.status.value})", delegate_status=delegate.status.value, **extra)
+
+
+def _decided(delegate: Delegate) -> None:
+    if delegate.status != DelegateStatus.pending:
+        raise NotPending(f"the registration is {delegate.status.value}, not pending",
+                         delegate_status=delegate.status.value)
+
+
+def approve(delegate: Delegate, *, now: datetime) -> tuple[Delegate, events.DelegateApproved]:
+    """A pending self-registration becomes a registration that counts (and may get its badge)."""
+    _decided(delegate)
+    approved = replace(delegate, status=DelegateStatus.registered, decided_at=now)
+    return approved, events.DelegateApproved(
+        delegate_id=delegate.id, edition_id=delegate.edition_id, country=delegate.country,
+        category=delegate.category, status=approved.status, previous=_previous(delegate))
+
+
+def reject(delegate: Delegate, *, reason: str, now: datetime) -> tuple[Delegate, events.DelegateRejected]:
+    """A pending self-registration turned down with a reason (kept here, never in the event); its seat goes
+    back to the invitation (the use case's to do)."""
+    _decided(delegate)
+    rejected = replace(delegate, status=DelegateStatus.rejected, decided_at=now, rejection_reason=reason)
+    return rejected, events.DelegateRejected(
+        delegate_id=delegate.id, edition_id=delegate.edition_id, country=delegate.country,
+        category=delegate.category, status=rejected.status, previous=_previous(delegate))
+
+
+# -- invitations --------------------------------------------------------------------------------------------
+
+
+def new_invitation_code() -> str:
+    """An unguessable code to hand to a delegation (96 bits, URL- and print-safe)."""
+    return secrets.token_urlsafe(12)
+
+
+def create_invitation(*, edition_id: str, label: str, seats: int, expires_at: datetime, country: str | None,
+                      organization: str | None, category: DelegateCategory, now: datetime) -> Invitation:
+    if expires_at <= now:
+        raise InvalidInvitation(f"expires_at ({rfc3339(expires_at)}) is not in the future", field="expires_at")
+    return Invitation(id=str(uuid.uuid4()), edition_id=edition_id, code=new_invitation_code(), label=label,
+                      seats=seats, used=0, expires_at=expires_at.astimezone(UTC), country=country,
+                      organization=organization, category=category, created_at=now)
+
+
+def why_no_seat(invitation: Invitation | None, *, now: datetime) -> DomainError:
+    """The problem for a code that gave no seat: unknown, expired or full."""
+    if invitation is None:
+        return UnknownInvitation("invitation_code does not name an invitation; check it letter by letter",
+                                 field="invitation_code")
+    if invitation.expires_at <= now:
+        return InvitationExpired(f"the invitation expired at {rfc3339(invitation.expires_at)}; ask the "
+                                 "organisers for a new one", field="invitation_code")
+    return InvitationFull(f"all {invitation.seats} seats of the invitation are taken", field="invitation_code")
+
+
+def check_delegation(invitation: Invitation, country: str) -> None:
+    """A country delegation's invitation registers delegates of that country only."""
+    if invitation.country is not None and invitation.country != country:
+        raise WrongDelegation(f"this invitation is for the delegation of {invitation.country}, not {country}",
+                              field="country")
 
 
 # -- sessions -----------------------------------------------------------------------------------------------
@@ -448,6 +594,7 @@ def create_session(edition: Edition, *, kind: SessionKind, title: str, capacity:
 def check_enrollable(delegate: Delegate, session: Session) -> None:
     if delegate.status == DelegateStatus.cancelled:
         raise DelegateCancelled("a cancelled delegate cannot enrol", field="delegate_id")
+    check_approved(delegate, "only an approved delegate can enrol", field="delegate_id")
     if delegate.edition_id != session.edition_id:
         raise WrongEdition("the delegate is registered for another edition than this session's", field="delegate_id")
 

@@ -38,6 +38,27 @@ editions = Table(
     Column("co_hosts", JSON, nullable=False, server_default=text("'[]'")),
 )
 
+# Seats for an organisation or a country delegation. Never more registrations than seats, enforced by the
+# database itself: a seat is taken by one conditional UPDATE (used < seats, not expired), and the CHECK keeps
+# even a use case that forgot the condition from overselling.
+invitations = Table(
+    "invitations", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("edition_id", String(36), ForeignKey("editions.id"), nullable=False),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("label", String(200), nullable=False),
+    Column("seats", Integer, nullable=False),
+    Column("used", Integer, nullable=False, server_default=text("0")),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("country", String(2), nullable=True),
+    Column("organization", String(200), nullable=True),
+    Column("category", String(20), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    CheckConstraint("seats >= 1", name="invitation_seats_positive"),
+    CheckConstraint("used >= 0 AND used <= seats", name="invitation_not_oversold"),
+    Index("ix_invitations_edition_id", "edition_id"),
+)
+
 delegates = Table(
     "delegates", metadata,
     Column("id", String(36), primary_key=True),
@@ -59,6 +80,10 @@ delegates = Table(
     Column("checked_in_at", UtcDateTime(), nullable=True),
     # The delegate's consent to appear in the anonymous list; rows from before it was asked stay private.
     Column("listed_publicly", Boolean, nullable=False, server_default=false()),
+    # Self-registration: the invitation whose seat it took, and the registrar's approval or rejection.
+    Column("invitation_id", String(36), ForeignKey("invitations.id"), nullable=True),
+    Column("decided_at", UtcDateTime(), nullable=True),
+    Column("rejection_reason", String(500), nullable=True),
     UniqueConstraint("edition_id", "email_normalized", name="uq_delegates_edition_email"),
     Index("ix_delegates_edition_status_country", "edition_id", "status", "country"),
 )

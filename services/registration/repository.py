@@ -10,9 +10,10 @@ session's row lock serialises every change to its enrolments, and the seat const
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any, Protocol, Self
 
-from sqlalchemy import Row, Table, delete, distinct, func, select
+from sqlalchemy import Row, Table, delete, distinct, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,16 +24,17 @@ from services.registration.domain import (
     Edition,
     Enrollment,
     EnrollmentState,
+    Invitation,
     Session,
     SessionKind,
 )
-from services.registration.models import delegates, editions, enrollments, sessions
+from services.registration.models import delegates, editions, enrollments, invitations, sessions
 from shared.db.engine import is_foreign_key_violation
 from shared.db.pagination import keyset_page
 from shared.db.records import get_or_raise
 from shared.events.types import DelegateCategory, DelegateStatus, Host
 from shared.messaging.outbox import UnitOfWork, UnitOfWorkPort
-from shared.stats import DelegateFigures
+from shared.stats import REGISTERED_STATUSES, DelegateFigures
 
 # UnitOfWork.insert_with_events: a row of the state inserted with the events emitted so far.
 InsertWithEvents = Callable[[Table, dict[str, Any]], Awaitable[None]]
@@ -52,7 +54,14 @@ def delegate_from_row(row: Row[Any]) -> Delegate:
                     country=row.country, city=row.city, organization=row.organization, email=row.email,
                     phone=row.phone, category=DelegateCategory(row.category), status=DelegateStatus(row.status),
                     badge_code=row.badge_code, registered_at=row.registered_at, checked_in_at=row.checked_in_at,
-                    cancelled_at=row.cancelled_at, listed_publicly=bool(row.listed_publicly))
+                    cancelled_at=row.cancelled_at, listed_publicly=bool(row.listed_publicly),
+                    invitation_id=row.invitation_id, decided_at=row.decided_at, rejection_reason=row.rejection_reason)
+
+
+def invitation_from_row(row: Row[Any]) -> Invitation:
+    return Invitation(id=row.id, edition_id=row.edition_id, code=row.code, label=row.label, seats=row.seats,
+                      used=row.used, expires_at=row.expires_at, country=row.country, organization=row.organization,
+                      category=DelegateCategory(row.category), created_at=row.created_at)
 
 
 def session_from_row(row: Row[Any]) -> Session:
@@ -74,6 +83,8 @@ def _delegate_columns(delegate: Delegate) -> dict[str, Any]:
         "category": delegate.category.value, "status": delegate.status.value, "badge_code": delegate.badge_code,
         "registered_at": delegate.registered_at, "checked_in_at": delegate.checked_in_at,
         "cancelled_at": delegate.cancelled_at, "listed_publicly": delegate.listed_publicly,
+        "invitation_id": delegate.invitation_id, "decided_at": delegate.decided_at,
+        "rejection_reason": delegate.rejection_reason,
     }
 
 
@@ -113,6 +124,18 @@ class DelegateRepository(Protocol):
         ...
 
 
+class InvitationRepository(Protocol):
+    async def add(self, invitation: Invitation) -> None: ...
+
+    async def take_seat(self, code: str, *, now: datetime) -> Invitation | None:
+        """The invitation with one more seat used, or None when the code names none, it expired or it is full."""
+        ...
+
+    async def find(self, code: str) -> Invitation | None: ...
+
+    async def give_back_seat(self, invitation_id: str) -> None: ...
+
+
 class SessionRepository(Protocol):
     async def lock(self, session_id: str) -> Session: ...
 
@@ -149,6 +172,9 @@ class RegistrationUnitOfWork(UnitOfWorkPort, Protocol):
 
     @property
     def delegates(self) -> DelegateRepository: ...
+
+    @property
+    def invitations(self) -> InvitationRepository: ...
 
     @property
     def sessions(self) -> SessionRepository: ...
@@ -245,8 +271,9 @@ class SqlDelegates:
                    ) -> tuple[list[Delegate], str | None]:
         """A page of delegates; with ``listed_only``, of those who consented to the public list."""
         query = select(delegates)
-        if listed_only:
-            query = query.where(delegates.c.listed_publicly)
+        if listed_only:  # domain.visible_to_anonymous, as SQL
+            query = query.where(delegates.c.listed_publicly,
+                                delegates.c.status.not_in([s.value for s in domain.NOT_APPROVED]))
         if edition_id:
             query = query.where(delegates.c.edition_id == edition_id)
         if country:
@@ -265,16 +292,65 @@ class SqlDelegates:
         return [delegate_from_row(r) for r in rows]
 
     async def figures(self, *, edition_id: str | None) -> DelegateFigures:
-        active = delegates.c.status != DelegateStatus.cancelled.value
+        active = delegates.c.status.in_([s.value for s in REGISTERED_STATUSES])
         query = select(
             func.count().filter(active),
             func.count().filter(delegates.c.status == DelegateStatus.checked_in.value),
             func.count(distinct(delegates.c.country)).filter(active),
+            func.count().filter(delegates.c.status == DelegateStatus.pending.value),
         )
         if edition_id:
             query = query.where(delegates.c.edition_id == edition_id)
-        registered, checked_in, countries = (await self.conn.execute(query)).one()
-        return DelegateFigures(registered=registered, checked_in=checked_in, countries=countries)
+        registered, checked_in, countries, pending = (await self.conn.execute(query)).one()
+        return DelegateFigures(registered=registered, checked_in=checked_in, countries=countries, pending=pending)
+
+
+class SqlInvitations:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, invitation: Invitation) -> None:
+        try:
+            await self.conn.execute(invitations.insert(), {
+                "id": invitation.id, "edition_id": invitation.edition_id, "code": invitation.code,
+                "label": invitation.label, "seats": invitation.seats, "used": invitation.used,
+                "expires_at": invitation.expires_at, "country": invitation.country,
+                "organization": invitation.organization, "category": invitation.category.value,
+                "created_at": invitation.created_at})
+        except IntegrityError as exc:
+            if is_foreign_key_violation(exc):
+                raise domain.UnknownEdition(f"edition_id {invitation.edition_id} does not name an edition",
+                                            field="edition_id") from None
+            raise
+
+    async def take_seat(self, code: str, *, now: datetime) -> Invitation | None:
+        # One conditional UPDATE: PostgreSQL re-checks the condition on the row it waited for, so 50
+        # concurrent uses of a 10-seat code take exactly 10 seats (SQLite runs one writer at a time).
+        row = (await self.conn.execute(
+            update(invitations).where(invitations.c.code == code, invitations.c.used < invitations.c.seats,
+                                      invitations.c.expires_at > now)
+            .values(used=invitations.c.used + 1).returning(*invitations.c))).first()
+        return None if row is None else invitation_from_row(row)
+
+    async def find(self, code: str) -> Invitation | None:
+        row = (await self.conn.execute(select(invitations).where(invitations.c.code == code))).first()
+        return None if row is None else invitation_from_row(row)
+
+    async def get(self, invitation_id: str) -> Invitation:
+        return await get_or_raise(self.conn, invitations, invitation_id, to_record=invitation_from_row,
+                                  missing=domain.InvitationNotFound(f"no invitation with id {invitation_id}"))
+
+    async def give_back_seat(self, invitation_id: str) -> None:
+        await self.conn.execute(update(invitations).where(invitations.c.id == invitation_id, invitations.c.used > 0)
+                                .values(used=invitations.c.used - 1))
+
+    async def page(self, *, edition_id: str | None, limit: int, cursor: str | None
+                   ) -> tuple[list[Invitation], str | None]:
+        query = select(invitations)
+        if edition_id:
+            query = query.where(invitations.c.edition_id == edition_id)
+        rows, next_cursor = await keyset_page(self.conn, query, invitations.c.id, limit=limit, cursor=cursor)
+        return [invitation_from_row(r) for r in rows], next_cursor
 
 
 class SqlSessions:
@@ -384,6 +460,7 @@ class SqlRegistrationUnitOfWork(UnitOfWork):
 
     editions: SqlEditions
     delegates: SqlDelegates
+    invitations: SqlInvitations
     sessions: SqlSessions
     enrollments: SqlEnrollments
 
@@ -391,6 +468,7 @@ class SqlRegistrationUnitOfWork(UnitOfWork):
         await super().__aenter__()
         self.editions = SqlEditions(self.conn)
         self.delegates = SqlDelegates(self.conn, insert_with_events=self.insert_with_events)
+        self.invitations = SqlInvitations(self.conn)
         self.sessions = SqlSessions(self.conn)
         self.enrollments = SqlEnrollments(self.conn)
         return self

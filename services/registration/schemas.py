@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from services.registration.domain import MAX_EDITION_DAYS, Correction, EnrollmentState, SessionKind
+from services.registration.personal_links import PersonalLink
 from shared.events.types import CountryCode, DelegateCategory, DelegateStatus, Host
 from shared.http.inputs import ConferenceDate, ConferenceDateTime, Identifier, SingleLine
 
@@ -134,11 +135,78 @@ class Delegate(BaseModel):
     email: str | None = Field(default=None, description="Shown to the registrar and admin roles only.")
     phone: str | None = Field(default=None, description="Shown to the registrar and admin roles only.")
     badge_code: str | None = Field(default=None, description="QR payload; registrar and admin only.")
+    invitation_id: str | None = Field(default=None, description="The invitation a self-registration used; "
+                                      "registrar and admin only.")
+    decided_at: datetime | None = Field(default=None, description="When a registrar approved or rejected the "
+                                        "self-registration; registrar and admin only.")
+    rejection_reason: str | None = Field(default=None, description="Why it was rejected; registrar and admin "
+                                         "only.")
 
 
 class DelegateCancelledOut(BaseModel):
     id: str
     status: DelegateStatus
+
+
+# -- invitations and self-registration (issue 14) ------------------------------------------------------------
+
+
+class InvitationCreate(_Request):
+    edition_id: Id
+    label: Annotated[Text, Field(min_length=1, max_length=200)] = Field(
+        description="Who the invitation is for, as staff know them (e.g. \"Malaysian delegation\").")
+    seats: int = Field(ge=1, le=1000, description="How many delegates may register with the code.")
+    expires_at: ConferenceDateTime = Field(description="The code works until then (RFC 3339, in the future).")
+    country: CountryCode | None = Field(default=None, description="A country delegation: only delegates of "
+                                        "this country may use the code.")
+    organization: Annotated[Text, Field(max_length=200)] | None = Field(
+        default=None, description="An organisation's invitation: its delegates' organisation unless they give one.")
+    category: DelegateCategory = Field(default=DelegateCategory.representative,
+                                       description="The category its delegates register in.")
+
+
+class Invitation(BaseModel):
+    id: str
+    edition_id: str
+    code: str = Field(description="What the delegation types or scans to register (keep it like a password).")
+    label: str
+    seats: int
+    used: int = Field(description="Seats taken by self-registrations (a rejected one gives its seat back).")
+    remaining: int = Field(description="`seats - used`.")
+    expires_at: datetime
+    country: str | None
+    organization: str | None
+    category: DelegateCategory
+    created_at: datetime
+
+
+class SelfRegistration(_Request):
+    """A delegate registering themselves: no staff token, an invitation code instead."""
+
+    invitation_code: Annotated[Text, Field(min_length=1, max_length=32)] = Field(
+        description="The code the delegation received.")
+    full_name: Annotated[Text, Field(max_length=200)]
+    name_zh: Annotated[Text, Field(max_length=100)] | None = Field(default=None, description="Name in Chinese "
+                                                                   "characters, printed on the badge.")
+    country: CountryCode
+    city: Annotated[Text, Field(max_length=100)] | None = None
+    organization: Annotated[Text, Field(max_length=200)] | None = Field(
+        default=None, description="Omit to take the invitation's organisation.")
+    email: Email
+    phone: Phone | None = None
+    listed_publicly: StrictBool = Field(default=False, description=_LISTED_PUBLICLY)
+
+
+class SelfRegistered(BaseModel):
+    """The pending registration, and the delegate's own link to their badge (it opens once approved)."""
+
+    delegate: Delegate
+    personal_link: PersonalLink
+
+
+class Rejection(_Request):
+    reason: Annotated[Text, Field(min_length=1, max_length=500)] = Field(
+        description="Why the registration is turned down (kept by this service, never sent in events).")
 
 
 # -- check-in -----------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from services.registration.domain import (
     EnrollmentReason,
     EnrollmentStanding,
     EnrollmentState,
+    Invitation,
     NextEdition,
     Session,
     SessionKind,
@@ -29,6 +30,7 @@ from services.registration.repository import (
     SqlDelegates,
     SqlEditions,
     SqlEnrollments,
+    SqlInvitations,
     SqlSessions,
 )
 from services.registration.schemas import (
@@ -36,6 +38,8 @@ from services.registration.schemas import (
     DelegateCreate,
     DelegateUpdate,
     EditionCreate,
+    InvitationCreate,
+    SelfRegistration,
     SessionCreate,
 )
 from shared.events.types import DelegateCategory, DelegateStatus
@@ -83,6 +87,72 @@ async def register_delegate(*, uow: RegistrationUnitOfWork, request: DelegateCre
         await uow.delegates.add(delegate)
         await uow.commit()
     return delegate
+
+
+# -- invitations, self-registration and approval (issue 14) -----------------------------------------------
+
+
+async def create_invitation(*, uow: RegistrationUnitOfWork, request: InvitationCreate) -> Invitation:
+    async with uow:
+        invitation = domain.create_invitation(
+            edition_id=request.edition_id, label=request.label, seats=request.seats, expires_at=request.expires_at,
+            country=request.country, organization=request.organization, category=request.category,
+            now=datetime.now(UTC))
+        await uow.invitations.add(invitation)
+        await uow.commit()
+    return invitation
+
+
+async def list_invitations(conn: AsyncConnection, *, edition_id: str | None, limit: int, cursor: str | None
+                           ) -> tuple[list[Invitation], str | None]:
+    return await SqlInvitations(conn).page(edition_id=edition_id, limit=limit, cursor=cursor)
+
+
+async def get_invitation(conn: AsyncConnection, invitation_id: str) -> Invitation:
+    return await SqlInvitations(conn).get(invitation_id)
+
+
+async def register_self(*, uow: RegistrationUnitOfWork, request: SelfRegistration) -> Delegate:
+    """A delegate registers with their delegation's code: the seat and the pending registration are taken in
+    one transaction, so a refused registration (a taken e-mail, another country) gives the seat back."""
+    now = datetime.now(UTC)
+    async with uow:
+        invitation = await uow.invitations.take_seat(request.invitation_code, now=now)
+        if invitation is None:
+            raise domain.why_no_seat(await uow.invitations.find(request.invitation_code), now=now)
+        domain.check_delegation(invitation, request.country)
+        delegate, registered = domain.register(
+            edition_id=invitation.edition_id, full_name=request.full_name, name_zh=request.name_zh,
+            country=request.country, city=request.city, organization=request.organization or invitation.organization,
+            email=str(request.email), phone=request.phone, category=invitation.category, now=now,
+            listed_publicly=request.listed_publicly, invitation=invitation)
+        uow.emit(registered, subject=delegate.id)
+        await uow.delegates.add(delegate)
+        await uow.commit()
+    return delegate
+
+
+async def approve_delegate(*, uow: RegistrationUnitOfWork, delegate_id: str) -> Delegate:
+    async with uow:
+        delegate = await uow.delegates.lock(delegate_id)
+        approved, event = domain.approve(delegate, now=datetime.now(UTC))
+        await uow.delegates.save(approved, was=delegate)
+        uow.emit(event, subject=delegate.id)
+        await uow.commit()
+    return approved
+
+
+async def reject_delegate(*, uow: RegistrationUnitOfWork, delegate_id: str, reason: str) -> Delegate:
+    """Turns a pending registration down; its seat goes back to the invitation for someone else."""
+    async with uow:
+        delegate = await uow.delegates.lock(delegate_id)
+        rejected, event = domain.reject(delegate, reason=reason, now=datetime.now(UTC))
+        await uow.delegates.save(rejected, was=delegate)
+        if delegate.invitation_id is not None:
+            await uow.invitations.give_back_seat(delegate.invitation_id)
+        uow.emit(event, subject=delegate.id)
+        await uow.commit()
+    return rejected
 
 
 async def get_delegate(conn: AsyncConnection, delegate_id: str, *, anonymous: bool = False) -> Delegate:

@@ -36,6 +36,8 @@ _DEFINITIONS = [
     EventDefinition("registration", "delegate_updated", 1, registration.DelegateUpdated),
     EventDefinition("registration", "delegate_cancelled", 1, registration.DelegateCancelled),
     EventDefinition("registration", "delegate_checked_in", 1, registration.DelegateCheckedIn),
+    EventDefinition("registration", "delegate_approved", 1, registration.DelegateApproved),
+    EventDefinition("registration", "delegate_rejected", 1, registration.DelegateRejected),
     EventDefinition("registration", "session_enrollment_changed", 1, registration.SessionEnrollmentChanged),
     EventDefinition("projects", "project_signed", 1, projects.ProjectSigned),
     EventDefinition("projects", "project_amended", 1, projects.ProjectAmended),

@@ -65,6 +65,19 @@ class DelegateCheckedIn(DelegateState):
     checked_in_at: datetime | None = Field(default=None, description="When the badge was scanned (UTC).")
 
 
+class DelegateApproved(DelegateState):
+    """A registrar approved a pending self-registration: from now on the delegate counts as registered."""
+
+    previous: DelegatePrevious
+
+
+class DelegateRejected(DelegateState):
+    """A registrar turned down a pending self-registration (the reason stays in the registration service:
+    free text about a person is personal data)."""
+
+    previous: DelegatePrevious
+
+
 class SessionEnrollmentChanged(_Payload):
     session_id: str
     edition_id: str

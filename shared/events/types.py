@@ -75,9 +75,11 @@ class Sector(StrEnum):
 
 
 class DelegateStatus(StrEnum):
+    pending = "pending"  # registered themselves with an invitation; waits for a registrar's approval
     registered = "registered"
     checked_in = "checked_in"
     cancelled = "cancelled"
+    rejected = "rejected"  # a pending self-registration a registrar turned down
 
 
 class DelegateCategory(StrEnum):

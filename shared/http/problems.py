@@ -65,7 +65,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status == 422 and "errors" not in extra:
             # DESIGN.md §5: every 422 carries its list of field errors, domain rules included.
             extra["errors"] = [{"field": str(extra.get("field", "body")), "message": exc.detail, "type": exc.code}]
-        return problem(exc.status, exc.title, exc.detail, exc.code, **extra)
+        answer = problem(exc.status, exc.title, exc.detail, exc.code, **extra)
+        answer.headers.update(exc.headers)
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -97,13 +97,13 @@ async def world(dash: Deployment) -> World:
 
 async def test_totals_match_every_service_field_for_field(dash: Deployment, world: World) -> None:
     totals = await assert_converged(dash)
-    assert totals["delegates"] == {"registered": 6, "checked_in": 0, "countries": 4}
+    assert totals["delegates"] == {"registered": 6, "checked_in": 0, "countries": 4, "pending": 0}
     assert totals["network"] == {"organizations": 2, "countries": 1}
     assert totals["projects"]["signed"] == 4
     assert totals["projects"]["amount_cny"] == "43790007101.10"
 
     per_edition = await assert_converged(dash, world.edition_id)
-    assert per_edition["delegates"] == {"registered": 5, "checked_in": 0, "countries": 3}
+    assert per_edition["delegates"] == {"registered": 5, "checked_in": 0, "countries": 3, "pending": 0}
     projects = per_edition["projects"]
     assert projects["signed"] == 3 and projects["amount_cny"] == "43790007100.10"
     assert projects["by_sector"]["manufacturing"] == {"count": 1, "amount_cny": "43790000000.00"}
@@ -126,7 +126,7 @@ async def test_totals_are_public_and_dated(dash: Deployment, world: World) -> No
 
 async def test_totals_of_an_unknown_edition_are_zero(dash: Deployment, world: World) -> None:
     body = (await dash["dashboard"].get("/totals", params={"edition_id": str(uuid.uuid4())})).json()
-    assert body["delegates"] == {"registered": 0, "checked_in": 0, "countries": 0}
+    assert body["delegates"] == {"registered": 0, "checked_in": 0, "countries": 0, "pending": 0}
     assert body["projects"]["signed"] == 0 and body["projects"]["amount_cny"] == "0.00"
     assert all(v == {"count": 0, "amount_cny": "0.00"} for v in body["projects"]["by_sector"].values())
 

@@ -80,9 +80,10 @@ def random_history(rng: random.Random, n: int = 400) -> tuple[list[tuple[CloudEv
 
     expected: Counter[Any] = Counter()
     for d in delegates.values():
-        if d.status != DelegateStatus.cancelled:
+        if d.status in (DelegateStatus.registered, DelegateStatus.checked_in):
             expected["delegate_counts", ("e1", d.country), "registered"] += 1
             expected["delegate_counts", ("e1", d.country), "checked_in"] += d.status == DelegateStatus.checked_in
+        expected["delegate_counts", ("e1", d.country), "pending"] += d.status == DelegateStatus.pending
     for p in projects.values():
         if p.status == ProjectStatus.signed:
             fen = int(p.amount_cny * 100)

@@ -60,7 +60,7 @@ def edition(edition_id: str, number: int, starts_on: str) -> EditionRow:
 
 def test_all_time_totals_sum_every_edition_and_count_countries_with_a_registered_delegate() -> None:
     figures = totals(COUNTERS)
-    assert figures.delegates.model_dump() == {"registered": 6, "checked_in": 3, "countries": 2}
+    assert figures.delegates.model_dump() == {"registered": 6, "checked_in": 3, "countries": 2, "pending": 0}
     assert figures.projects.signed == 4 and figures.projects.amount_cny == Decimal("1.65")
     assert figures.projects.by_sector[Sector.energy].count == 3
     assert figures.projects.by_sector[Sector.agriculture].model_dump() == {"count": 0, "amount_cny": Decimal("0")}
@@ -69,7 +69,7 @@ def test_all_time_totals_sum_every_edition_and_count_countries_with_a_registered
 
 def test_an_editions_totals_keep_the_whole_network() -> None:
     figures = totals(COUNTERS.of_edition("e2"))
-    assert figures.delegates.model_dump() == {"registered": 3, "checked_in": 2, "countries": 2}
+    assert figures.delegates.model_dump() == {"registered": 3, "checked_in": 2, "countries": 2, "pending": 0}
     assert figures.projects.signed == 2 and figures.projects.amount_cny == Decimal("0.15")
     assert figures.network.organizations == 2
     assert COUNTERS.of_edition(None) == COUNTERS.of_edition("") == COUNTERS

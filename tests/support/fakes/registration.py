@@ -7,12 +7,21 @@ edition numbers, wait-list order by arrival) and undo every change of a block le
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
 from services.registration import domain
-from services.registration.domain import Counts, Delegate, Edition, Enrollment, EnrollmentState, Session
+from services.registration.domain import (
+    Counts,
+    Delegate,
+    Edition,
+    Enrollment,
+    EnrollmentState,
+    Invitation,
+    Session,
+)
 from tests.support.fakes import FakeUnitOfWork
 
 
@@ -24,11 +33,12 @@ class RegistrationTables:
     delegates: dict[str, Delegate] = field(default_factory=dict)
     sessions: dict[str, Session] = field(default_factory=dict)
     enrollments: list[Enrollment] = field(default_factory=list)
+    invitations: dict[str, Invitation] = field(default_factory=dict)
 
     def copy(self) -> RegistrationTables:
         # Records are frozen: copying the containers is a full snapshot.
         return RegistrationTables(dict(self.editions), dict(self.delegates), dict(self.sessions),
-                                  list(self.enrollments))
+                                  list(self.enrollments), dict(self.invitations))
 
 
 class FakeEditions:
@@ -156,6 +166,33 @@ class FakeEnrollments:
         del self.tables.enrollments[self._index(enrollment)]
 
 
+class FakeInvitations:
+    """Seats taken only while some remain and the code has not expired (the conditional UPDATE's rule)."""
+
+    def __init__(self, tables: RegistrationTables) -> None:
+        self.tables = tables
+
+    async def add(self, invitation: Invitation) -> None:
+        if invitation.edition_id not in self.tables.editions:
+            raise domain.UnknownEdition(f"edition_id {invitation.edition_id} does not name an edition",
+                                        field="edition_id")
+        self.tables.invitations[invitation.id] = invitation
+
+    async def find(self, code: str) -> Invitation | None:
+        return next((i for i in self.tables.invitations.values() if i.code == code), None)
+
+    async def take_seat(self, code: str, *, now: datetime) -> Invitation | None:
+        found = await self.find(code)
+        if found is None or found.used >= found.seats or found.expires_at <= now:
+            return None
+        taken = self.tables.invitations[found.id] = replace(found, used=found.used + 1)
+        return taken
+
+    async def give_back_seat(self, invitation_id: str) -> None:
+        found = self.tables.invitations[invitation_id]
+        self.tables.invitations[invitation_id] = replace(found, used=max(0, found.used - 1))
+
+
 class FakeRegistrationUnitOfWork(FakeUnitOfWork):
     """Implements ``RegistrationUnitOfWork`` on :class:`RegistrationTables`; a block left without a
     commit leaves the tables as they were (a rollback)."""
@@ -168,6 +205,7 @@ class FakeRegistrationUnitOfWork(FakeUnitOfWork):
         self.delegates = FakeDelegates(self.tables)
         self.sessions = FakeSessions(self.tables)
         self.enrollments = FakeEnrollments(self.tables)
+        self.invitations = FakeInvitations(self.tables)
 
     async def __aenter__(self) -> Self:
         self._before = self.tables.copy()
@@ -179,6 +217,7 @@ class FakeRegistrationUnitOfWork(FakeUnitOfWork):
         before = self._before
         self.tables.editions, self.tables.delegates = before.editions, before.delegates
         self.tables.sessions, self.tables.enrollments = before.sessions, before.enrollments
+        self.tables.invitations = before.invitations
         await super().__aexit__(exc_type, exc, tb)
 
     async def commit(self) -> None:
