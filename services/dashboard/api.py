@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse
 from pydantic import TypeAdapter, ValidationError
 
 from services.dashboard import service
-from services.dashboard.schemas import Countries, CountryRow, Overview, Totals
+from services.dashboard.domain import Span
+from services.dashboard.schemas import Countries, CountryRow, Overview, Timeline, Totals
 from services.dashboard.sse import ViewerStream, open_stream
 from services.dashboard.stream import OverviewBroadcaster
 from shared.errors import DomainError, NotFound
@@ -43,6 +44,13 @@ async def totals(conn: ReadConnDep,
 async def countries(conn: ReadConnDep,
                     edition_id: Annotated[str | None, Query(max_length=36)] = None) -> Countries:
     return Countries(items=await service.countries(conn, edition_id=edition_id))
+
+
+@router.get("/timeline", response_model=Timeline, tags=["figures"],
+            summary="Registrations and check-ins over time: per day, or per ten minutes on the conference days")
+async def timeline(conn: ReadConnDep, span: Span = Span.day,
+                   edition_id: Annotated[str | None, Query(max_length=36)] = None) -> Timeline:
+    return await service.timeline(conn, span=span, edition_id=edition_id)
 
 
 @router.get("/overview", response_model=Overview, tags=["live page"],

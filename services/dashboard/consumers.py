@@ -93,14 +93,17 @@ class DelegateProjection(EntityProjection[DelegateState, domain.DelegateFacts]):
         return payload.delegate_id
 
     def facts_of_payload(self, payload: DelegateState) -> domain.DelegateFacts:
-        return domain.DelegateFacts(payload.edition_id, payload.country, payload.status)
+        return domain.DelegateFacts(payload.edition_id, payload.country, payload.status, payload.registered_at,
+                                    payload.checked_in_at)
 
     def facts_of_row(self, row: Row[Any]) -> domain.DelegateFacts:
-        return domain.DelegateFacts(row.edition_id, row.country, DelegateStatus(row.status))
+        return domain.DelegateFacts(row.edition_id, row.country, DelegateStatus(row.status), row.registered_at,
+                                    row.checked_in_at)
 
     def row_of(self, entity_id: str, facts: domain.DelegateFacts) -> dict[str, Any]:
         return {"delegate_id": entity_id, "edition_id": facts.edition_id, "country": facts.country,
-                "status": facts.status.value}
+                "status": facts.status.value, "registered_at": facts.registered_at,
+                "checked_in_at": facts.checked_in_at}
 
     def contribution(self, facts: domain.DelegateFacts | None) -> domain.Contribution:
         return domain.delegate_contribution(facts)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from shared.events.types import DelegateStatus, OrganizationStatus, ProjectStatus
@@ -21,6 +23,25 @@ DELEGATE_COUNTS = "delegate_counts"
 SECTOR_COUNTS = "project_sector_counts"
 PROJECT_COUNTRY_COUNTS = "project_country_counts"
 NETWORK_COUNTS = "network_counts"
+TIMELINE_COUNTS = "timeline_counts"
+# The conference's days are China's (UTC+8 all year, no daylight saving): a registration at 23:30 in
+# Chongqing belongs to that day, not to the next one as in UTC.
+CONFERENCE_TIME = timezone(timedelta(hours=8), "UTC+08:00")
+
+
+class Span(StrEnum):
+    """The timeline's buckets: days while delegates register, ten minutes on the conference days."""
+
+    day = "day"
+    ten_minutes = "10min"
+
+
+def bucket_start(moment: datetime, span: Span) -> datetime:
+    """The start of ``moment``'s bucket, in conference time."""
+    local = moment.astimezone(CONFERENCE_TIME)
+    if span is Span.day:
+        return local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return local.replace(minute=local.minute - local.minute % 10, second=0, microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -28,6 +49,9 @@ class DelegateFacts:
     edition_id: str
     country: str
     status: DelegateStatus
+    # For the timeline; None on events written before they carried them (such delegates count, off the timeline).
+    registered_at: datetime | None = None
+    checked_in_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -57,7 +81,25 @@ def delegate_contribution(facts: DelegateFacts | None) -> Contribution:
     counts = None if facts is None else _DELEGATE_COUNTS_BY_STATUS.get(facts.status)
     if facts is None or counts is None:
         return {}
-    return {DELEGATE_COUNTS: {(facts.edition_id, facts.country): counts}}
+    contribution: Contribution = {DELEGATE_COUNTS: {(facts.edition_id, facts.country): counts}}
+    timeline = _timeline_contribution(facts) if "registered" in counts else {}
+    if timeline:
+        contribution[TIMELINE_COUNTS] = timeline
+    return contribution
+
+
+def _timeline_contribution(facts: DelegateFacts) -> dict[tuple[Hashable, ...], dict[str, int]]:
+    """A registered delegate in the bucket of their registration, and of their check-in once scanned: the
+    timeline is of registrations that stand (a cancelled one leaves its bucket) and of check-ins."""
+    rows: dict[tuple[Hashable, ...], dict[str, int]] = {}
+    for span in Span:
+        if facts.registered_at is not None:
+            key = (facts.edition_id, span.value, bucket_start(facts.registered_at, span))
+            rows.setdefault(key, {})["registered"] = 1
+        if facts.status == DelegateStatus.checked_in and facts.checked_in_at is not None:
+            key = (facts.edition_id, span.value, bucket_start(facts.checked_in_at, span))
+            rows.setdefault(key, {})["checked_in"] = 1
+    return rows
 
 
 def project_contribution(facts: ProjectFacts | None) -> Contribution:

@@ -25,6 +25,8 @@ seen_delegates = Table(
     Column("edition_id", String(36), nullable=False),
     Column("country", String(2), nullable=False),
     Column("status", String(20), nullable=False),
+    Column("registered_at", UtcDateTime(), nullable=True),
+    Column("checked_in_at", UtcDateTime(), nullable=True),
 )
 
 seen_projects = Table(
@@ -76,6 +78,16 @@ network_counts = Table(
     Column("organizations", BigInteger, nullable=False),
 )
 
+# Registrations that stand and check-ins per bucket of conference time (services/dashboard/domain.py, Span).
+timeline_counts = Table(
+    "timeline_counts", metadata,
+    Column("edition_id", String(36), primary_key=True),
+    Column("span", String(10), primary_key=True),
+    Column("bucket_start", UtcDateTime(), primary_key=True),
+    Column("registered", BigInteger, nullable=False, server_default=text("0")),
+    Column("checked_in", BigInteger, nullable=False, server_default=text("0")),
+)
+
 # The Top-10 cases currently featured, from `case_featured` / `case_unfeatured`.
 featured_cases = Table(
     "featured_cases", metadata,
@@ -99,4 +111,5 @@ COUNTER_TABLES = {
     "project_sector_counts": (project_sector_counts, ("edition_id", "sector"), ("signed", "amount_fen")),
     "project_country_counts": (project_country_counts, ("edition_id", "country"), ("projects", "amount_fen")),
     "network_counts": (network_counts, ("country",), ("organizations",)),
+    "timeline_counts": (timeline_counts, ("edition_id", "span", "bucket_start"), ("registered", "checked_in")),
 }

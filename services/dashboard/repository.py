@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Label, String, cast, false, literal_column, null, select, union_all
+from sqlalchemy import BigInteger, Label, String, cast, false, func, literal_column, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.dashboard.domain import DELEGATE_COUNTS, NETWORK_COUNTS, PROJECT_COUNTRY_COUNTS, SECTOR_COUNTS
@@ -15,8 +15,9 @@ from services.dashboard.models import (
     project_country_counts,
     project_sector_counts,
     read_model_state,
+    timeline_counts,
 )
-from services.dashboard.schemas import CaseRow, EditionRow
+from services.dashboard.schemas import CaseRow, EditionRow, TimelineBucket
 
 
 async def load_counters(conn: AsyncConnection, *, edition_id: str | None = None, country: str | None = None
@@ -80,3 +81,16 @@ async def list_featured_cases(conn: AsyncConnection, *, edition_id: str) -> list
     rows = (await conn.execute(select(featured_cases).where(featured_cases.c.edition_id == edition_id)
                                .order_by(featured_cases.c.rank))).all()
     return [CaseRow.model_validate(r._mapping) for r in rows]
+
+
+async def load_timeline(conn: AsyncConnection, *, span: str, edition_id: str | None) -> list[TimelineBucket]:
+    """The timeline's buckets with a figure, oldest first (every edition summed without ``edition_id``)."""
+    t = timeline_counts.c
+    query = (select(t.bucket_start, func.sum(t.registered).label("registered"),
+                    func.sum(t.checked_in).label("checked_in"))
+             .where(t.span == span).group_by(t.bucket_start).order_by(t.bucket_start))
+    if edition_id:
+        query = query.where(t.edition_id == edition_id)
+    rows = (await conn.execute(query)).all()
+    return [TimelineBucket(start=r.bucket_start, registered=int(r.registered), checked_in=int(r.checked_in))
+            for r in rows if r.registered or r.checked_in]

@@ -60,3 +60,19 @@ class Overview(BaseModel):
     totals: Totals
     countries: list[CountryRow]
     cases: list[CaseRow]
+
+
+class TimelineBucket(BaseModel):
+    start: datetime = Field(description="Start of the bucket, in conference time (UTC+08:00).")
+    registered: int = Field(description="Registrations made in the bucket that still stand (approved, not "
+                                        "cancelled).")
+    checked_in: int = Field(description="Badges scanned in the bucket.")
+
+
+class Timeline(BaseModel):
+    """Registrations and check-ins over time, from the read model."""
+
+    edition_id: str | None = Field(description="The edition, or null: every edition's buckets summed.")
+    span: str = Field(description="`day` (while delegates register) or `10min` (on the conference days).")
+    time_zone: str = Field(description="The offset the buckets start in (the conference's: China's).")
+    buckets: list[TimelineBucket] = Field(description="Buckets with a figure, oldest first (empty ones left out).")

@@ -8,9 +8,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.dashboard import figures, repository
+from services.dashboard import domain, figures, repository
 from services.dashboard.figures import Snapshot
-from services.dashboard.schemas import CountryRow, Overview, Totals
+from services.dashboard.schemas import CountryRow, Overview, Timeline, Totals
 
 
 async def totals(conn: AsyncConnection, *, edition_id: str | None) -> Totals:
@@ -37,3 +37,11 @@ async def snapshot(conn: AsyncConnection, *, now: datetime) -> Snapshot:
 async def overview(conn: AsyncConnection, *, now: datetime) -> Overview:
     """Everything the live page shows, for the current edition."""
     return (await snapshot(conn, now=now)).overview
+
+
+async def timeline(conn: AsyncConnection, *, span: domain.Span, edition_id: str | None) -> Timeline:
+    buckets = await repository.load_timeline(conn, span=span.value, edition_id=edition_id)
+    # Shown in conference time, as the buckets were cut.
+    for bucket in buckets:
+        bucket.start = bucket.start.astimezone(domain.CONFERENCE_TIME)
+    return Timeline(edition_id=edition_id, span=span.value, time_zone="+08:00", buckets=buckets)

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from shared.errors import Conflict, DomainError, InvalidTransition, NotFound, UnknownReference
 from shared.events import registration as events
@@ -415,6 +415,13 @@ def _previous(delegate: Delegate) -> events.DelegatePrevious:
     return events.DelegatePrevious(country=delegate.country, category=delegate.category, status=delegate.status)
 
 
+def _state(delegate: Delegate) -> dict[str, Any]:
+    """The countable state every delegate event carries: the delegate as they are after the change."""
+    return {"delegate_id": delegate.id, "edition_id": delegate.edition_id, "country": delegate.country,
+            "category": delegate.category, "status": delegate.status, "registered_at": delegate.registered_at,
+            "checked_in_at": delegate.checked_in_at}
+
+
 def register(*, edition_id: str, full_name: str, name_zh: str | None, country: str, city: str | None,
              organization: str | None, email: str, phone: str | None, category: DelegateCategory, now: datetime,
              listed_publicly: bool = False, invitation: Invitation | None = None
@@ -428,8 +435,7 @@ def register(*, edition_id: str, full_name: str, name_zh: str | None, country: s
         status=DelegateStatus.registered if invitation is None else DelegateStatus.pending,
         badge_code=new_badge_code(), registered_at=now, checked_in_at=None, cancelled_at=None,
         listed_publicly=listed_publicly, invitation_id=None if invitation is None else invitation.id)
-    return delegate, events.DelegateRegistered(delegate_id=delegate.id, edition_id=edition_id, country=country,
-                                               category=category, status=delegate.status)
+    return delegate, events.DelegateRegistered(**_state(delegate))
 
 
 def cancel(delegate: Delegate, *, now: datetime) -> tuple[Delegate, events.DelegateCancelled]:
@@ -438,9 +444,7 @@ def cancel(delegate: Delegate, *, now: datetime) -> tuple[Delegate, events.Deleg
     if delegate.status == DelegateStatus.rejected:
         raise RegistrationRejected("the registration was rejected; there is nothing to cancel")
     cancelled = replace(delegate, status=DelegateStatus.cancelled, cancelled_at=now)
-    return cancelled, events.DelegateCancelled(
-        delegate_id=delegate.id, edition_id=delegate.edition_id, country=delegate.country,
-        category=delegate.category, status=cancelled.status, previous=_previous(delegate))
+    return cancelled, events.DelegateCancelled(**_state(cancelled), previous=_previous(delegate))
 
 
 def visible_to_anonymous(delegate: Delegate) -> bool:
@@ -471,9 +475,7 @@ def update(delegate: Delegate, changes: Correction) -> tuple[Delegate, events.De
     after = replace(delegate, **changes)
     if not countable_change(delegate.countable, after.countable):
         return after, None
-    return after, events.DelegateUpdated(
-        delegate_id=delegate.id, edition_id=delegate.edition_id, country=after.country, category=after.category,
-        status=after.status, previous=_previous(delegate))
+    return after, events.DelegateUpdated(**_state(after), previous=_previous(delegate))
 
 
 def check_in(delegate: Delegate, *, scanned_for: str | None, now: datetime
@@ -493,9 +495,7 @@ def check_in(delegate: Delegate, *, scanned_for: str | None, now: datetime
                                 cancelled_at=rfc3339(cancelled_at) if cancelled_at else None)
     check_approved(delegate, "this badge's registration is not approved; send the delegate to the registration desk")
     checked_in = replace(delegate, status=DelegateStatus.checked_in, checked_in_at=now)
-    return checked_in, events.DelegateCheckedIn(
-        delegate_id=delegate.id, edition_id=delegate.edition_id, country=delegate.country,
-        category=delegate.category, status=checked_in.status, previous=_previous(delegate), checked_in_at=now)
+    return checked_in, events.DelegateCheckedIn(**_state(checked_in), previous=_previous(delegate))
 
 
 def check_badge_edition(badge_edition: str, scanned_for: str | None) -> None:
@@ -523,9 +523,7 @@ def approve(delegate: Delegate, *, now: datetime) -> tuple[Delegate, events.Dele
     """A pending self-registration becomes a registration that counts (and may get its badge)."""
     _decided(delegate)
     approved = replace(delegate, status=DelegateStatus.registered, decided_at=now)
-    return approved, events.DelegateApproved(
-        delegate_id=delegate.id, edition_id=delegate.edition_id, country=delegate.country,
-        category=delegate.category, status=approved.status, previous=_previous(delegate))
+    return approved, events.DelegateApproved(**_state(approved), previous=_previous(delegate))
 
 
 def reject(delegate: Delegate, *, reason: str, now: datetime) -> tuple[Delegate, events.DelegateRejected]:
@@ -533,9 +531,7 @@ def reject(delegate: Delegate, *, reason: str, now: datetime) -> tuple[Delegate,
     back to the invitation (the use case's to do)."""
     _decided(delegate)
     rejected = replace(delegate, status=DelegateStatus.rejected, decided_at=now, rejection_reason=reason)
-    return rejected, events.DelegateRejected(
-        delegate_id=delegate.id, edition_id=delegate.edition_id, country=delegate.country,
-        category=delegate.category, status=rejected.status, previous=_previous(delegate))
+    return rejected, events.DelegateRejected(**_state(rejected), previous=_previous(delegate))
 
 
 # -- invitations --------------------------------------------------------------------------------------------

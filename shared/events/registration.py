@@ -39,6 +39,10 @@ class DelegateState(_Payload):
     country: CountryCode
     category: DelegateCategory
     status: DelegateStatus
+    # Both added after v1 shipped (the dashboard's timeline); optional so that events written before still parse.
+    registered_at: datetime | None = Field(default=None, description="When the delegate registered (UTC).")
+    checked_in_at: datetime | None = Field(default=None, description="When the badge was scanned (UTC), once "
+                                           "it was; carried by every later event of the delegate too.")
 
 
 class DelegateRegistered(DelegateState):
@@ -62,7 +66,6 @@ class DelegateCancelled(DelegateState):
 class DelegateCheckedIn(DelegateState):
     # Both added after v1 shipped; optional so that events written before still parse.
     previous: DelegatePrevious | None = None
-    checked_in_at: datetime | None = Field(default=None, description="When the badge was scanned (UTC).")
 
 
 class DelegateApproved(DelegateState):

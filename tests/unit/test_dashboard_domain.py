@@ -1,15 +1,20 @@
 """How entity changes move the dashboard's counters (pure logic)."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from services.dashboard.domain import (
+    CONFERENCE_TIME,
     DELEGATE_COUNTS,
     NETWORK_COUNTS,
     PROJECT_COUNTRY_COUNTS,
     SECTOR_COUNTS,
+    TIMELINE_COUNTS,
     DelegateFacts,
     OrganizationFacts,
     ProjectFacts,
+    Span,
+    bucket_start,
     change,
     delegate_contribution,
     organization_contribution,
@@ -75,3 +80,23 @@ def test_only_active_members_count_in_the_network() -> None:
     assert change({}, active) == {NETWORK_COUNTS: {("MY",): {"organizations": 1}}}
     assert change(active, left) == {NETWORK_COUNTS: {("MY",): {"organizations": -1}}}
     assert left == {}
+
+
+def test_timeline_buckets_are_cut_in_conference_time() -> None:
+    late_utc = datetime(2026, 10, 19, 16, 37, 12, tzinfo=UTC)  # 00:37 on 20 October in Chongqing
+    assert bucket_start(late_utc, Span.day) == datetime(2026, 10, 20, tzinfo=CONFERENCE_TIME)
+    assert bucket_start(late_utc, Span.ten_minutes) == datetime(2026, 10, 20, 0, 30, tzinfo=CONFERENCE_TIME)
+
+
+def test_a_delegate_sits_in_the_buckets_of_registration_and_check_in_and_leaves_when_cancelled() -> None:
+    registered_at = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
+    checked_in_at = datetime(2026, 10, 20, 1, 5, tzinfo=UTC)
+    facts = DelegateFacts("e1", "MY", DelegateStatus.checked_in, registered_at, checked_in_at)
+    timeline = delegate_contribution(facts)[TIMELINE_COUNTS]
+    assert timeline[("e1", "day", bucket_start(registered_at, Span.day))] == {"registered": 1}
+    assert timeline[("e1", "10min", bucket_start(checked_in_at, Span.ten_minutes))] == {"checked_in": 1}
+    cancelled = DelegateFacts("e1", "MY", DelegateStatus.cancelled, registered_at, checked_in_at)
+    moved = change(delegate_contribution(facts), delegate_contribution(cancelled))[TIMELINE_COUNTS]
+    assert sum(c.get("registered", 0) for c in moved.values()) == -2  # its day and its ten minutes
+    pending = DelegateFacts("e1", "MY", DelegateStatus.pending, registered_at)
+    assert TIMELINE_COUNTS not in delegate_contribution(pending)  # counted once approved

@@ -86,7 +86,7 @@ async def test_registering_returns_the_delegate_and_announces_it(uow: FakeRegist
     assert len(delegate.badge_code) >= 20
     assert uow.committed_payloads[-1] == events.DelegateRegistered(
         delegate_id=delegate.id, edition_id=edition.id, country="MY", category=DelegateCategory.guest,
-        status=DelegateStatus.registered)
+        status=DelegateStatus.registered, registered_at=delegate.registered_at)
     assert uow.committed_events[-1].subject == delegate.id
 
 
@@ -113,7 +113,7 @@ async def test_a_corrected_city_is_saved_silently_a_new_country_is_announced(uow
     assert corrected.country == "SG" and corrected.city == "Chengdu"
     assert uow.committed_payloads[-1] == events.DelegateUpdated(
         delegate_id=delegate.id, edition_id=delegate.edition_id, country="SG", category=DelegateCategory.guest,
-        status=DelegateStatus.registered, previous=events.DelegatePrevious(
+        status=DelegateStatus.registered, registered_at=delegate.registered_at, previous=events.DelegatePrevious(
             country="MY", category=DelegateCategory.guest, status=DelegateStatus.registered))
 
 
