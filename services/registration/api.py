@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -28,7 +28,10 @@ from services.registration.schemas import (
     Invitation,
     InvitationCreate,
     NextEdition,
+    OfflineScanBatch,
+    OfflineScanResults,
     Rejection,
+    ScanOutcome,
     SelfRegistered,
     SelfRegistration,
     Session,
@@ -261,6 +264,17 @@ async def check_in(body: CheckInRequest, uow: RegistrationUowDep) -> CheckIn:
     return CheckIn(delegate_id=delegate.id, status=delegate.status, checked_in_at=delegate.checked_in_at,
                    edition_id=delegate.edition_id, full_name=delegate.full_name, name_zh=delegate.name_zh,
                    country=delegate.country, organization=delegate.organization, category=delegate.category)
+
+
+@router.post("/check-ins/batch", response_model=OfflineScanResults, tags=["check-in"], dependencies=[CheckInDesk],
+             summary="Upload a scanner's offline scans: each delegate checked in once, at the earliest scan",
+             description="Each scan carries the device's nonce: a nonce uploaded again changes nothing and "
+                         "answers what it got the first time. Scans are applied oldest first across devices.")
+async def check_in_offline(body: OfflineScanBatch, uow: RegistrationUowDep) -> OfflineScanResults:
+    scans = [domain.Scan(nonce=s.nonce, badge_code=s.badge_code, scanned_at=s.scanned_at.astimezone(UTC),
+                         edition_id=s.edition_id) for s in body.scans]
+    outcomes = await service.check_in_offline(uow=uow, device_id=body.device_id, scans=scans)
+    return OfflineScanResults(results=[ScanOutcome.model_validate(o, from_attributes=True) for o in outcomes])
 
 
 # -- sessions -----------------------------------------------------------------------------------------------

@@ -498,6 +498,85 @@ def check_in(delegate: Delegate, *, scanned_for: str | None, now: datetime
     return checked_in, events.DelegateCheckedIn(**_state(checked_in), previous=_previous(delegate))
 
 
+class ScanResult(StrEnum):
+    """What one offline scan came to (``POST /check-ins/batch``)."""
+
+    ok = "ok"  # this scan checked the delegate in
+    already_checked_in = "already_checked_in"  # an earlier scan did (the earliest by time is the check-in)
+    unknown = "unknown"  # no delegate holds the badge code
+    cancelled = "cancelled"
+    not_approved = "not_approved"  # a self-registration still pending, or rejected
+    wrong_edition = "wrong_edition"
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A badge scanned by a device, perhaps offline: ``nonce`` is the device's own id for the scan."""
+
+    nonce: str
+    badge_code: str
+    scanned_at: datetime
+    edition_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    nonce: str
+    result: ScanResult
+    delegate_id: str | None
+    checked_in_at: datetime | None  # the delegate's check-in time as it stands after the upload
+
+
+@dataclass
+class ResolvedScans:
+    outcomes: dict[str, ScanOutcome]  # by nonce
+    changed: dict[str, tuple[Delegate, Delegate]]  # delegate id -> (as loaded, as it is now)
+    events: list[events.DelegateCheckedIn | events.DelegateUpdated]
+
+
+def resolve_scans(scans: list[Scan], delegates_by_badge: dict[str, Delegate]) -> ResolvedScans:
+    """Offline scans, applied oldest first (pretix's model): a delegate is checked in once, at the earliest
+    scan by time. A scan older than the delegate's check-in (a device that was offline longer) moves the
+    check-in back to it, announced by ``delegate_updated``, not by a second ``delegate_checked_in``."""
+    current = dict(delegates_by_badge)
+    loaded = {d.id: d for d in delegates_by_badge.values()}
+    outcomes: dict[str, ScanOutcome] = {}
+    emitted: list[events.DelegateCheckedIn | events.DelegateUpdated] = []
+    moved_back: set[str] = set()
+    for scan in sorted(scans, key=lambda s: (s.scanned_at, s.nonce)):
+        delegate = current.get(scan.badge_code)
+        result: ScanResult
+        if delegate is None:
+            outcomes[scan.nonce] = ScanOutcome(scan.nonce, ScanResult.unknown, None, None)
+            continue
+        if scan.edition_id is not None and scan.edition_id != delegate.edition_id:
+            result = ScanResult.wrong_edition
+        elif delegate.status == DelegateStatus.cancelled:
+            result = ScanResult.cancelled
+        elif delegate.status in NOT_APPROVED:
+            result = ScanResult.not_approved
+        elif delegate.status == DelegateStatus.registered:
+            checked_in = replace(delegate, status=DelegateStatus.checked_in, checked_in_at=scan.scanned_at)
+            emitted.append(events.DelegateCheckedIn(**_state(checked_in), previous=_previous(delegate)))
+            delegate = current[scan.badge_code] = checked_in
+            result = ScanResult.ok
+        else:
+            if delegate.checked_in_at is None or scan.scanned_at < delegate.checked_in_at:
+                delegate = current[scan.badge_code] = replace(delegate, checked_in_at=scan.scanned_at)
+                moved_back.add(delegate.id)
+            result = ScanResult.already_checked_in
+        outcomes[scan.nonce] = ScanOutcome(scan.nonce, result, delegate.id, None)
+    final = {d.id: d for d in current.values()}
+    for delegate_id in sorted(moved_back):
+        before, after = loaded[delegate_id], final[delegate_id]
+        if before.status == DelegateStatus.checked_in:  # checked in by an earlier upload: its time moved
+            emitted.append(events.DelegateUpdated(**_state(after), previous=_previous(before)))
+    outcomes = {nonce: replace(o, checked_in_at=None if o.delegate_id is None else final[o.delegate_id].checked_in_at)
+                for nonce, o in outcomes.items()}
+    changed = {i: (loaded[i], d) for i, d in final.items() if d != loaded[i]}
+    return ResolvedScans(outcomes=outcomes, changed=changed, events=emitted)
+
+
 def check_badge_edition(badge_edition: str, scanned_for: str | None) -> None:
     """A scanner set up for one edition refuses last year's badge."""
     if scanned_for is not None and scanned_for != badge_edition:

@@ -88,6 +88,20 @@ delegates = Table(
     Index("ix_delegates_edition_status_country", "edition_id", "status", "country"),
 )
 
+# Offline scans as uploaded (``POST /check-ins/batch``): a nonce seen again answers what it got the first
+# time and changes nothing.
+scans = Table(
+    "scans", metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("device_id", String(64), nullable=False),
+    Column("badge_code", String(64), nullable=False),
+    Column("scanned_at", UtcDateTime(), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("result", String(30), nullable=False),
+    Column("delegate_id", String(36), nullable=True),
+    Column("checked_in_at", UtcDateTime(), nullable=True),
+)
+
 sessions = Table(
     "sessions", metadata,
     Column("id", String(36), primary_key=True),

@@ -25,10 +25,13 @@ from services.registration.domain import (
     Enrollment,
     EnrollmentState,
     Invitation,
+    Scan,
+    ScanOutcome,
+    ScanResult,
     Session,
     SessionKind,
 )
-from services.registration.models import delegates, editions, enrollments, invitations, sessions
+from services.registration.models import delegates, editions, enrollments, invitations, scans, sessions
 from shared.db.engine import is_foreign_key_violation
 from shared.db.pagination import keyset_page
 from shared.db.records import get_or_raise
@@ -117,6 +120,10 @@ class DelegateRepository(Protocol):
 
     async def lock_by_badge(self, badge_code: str) -> Delegate: ...
 
+    async def lock_by_badges(self, badge_codes: Sequence[str]) -> dict[str, Delegate]:
+        """The delegates holding these badge codes, by code, locked in id order (no deadlock between devices)."""
+        ...
+
     async def add(self, delegate: Delegate) -> None: ...
 
     async def save(self, delegate: Delegate, *, was: Delegate) -> None:
@@ -134,6 +141,13 @@ class InvitationRepository(Protocol):
     async def find(self, code: str) -> Invitation | None: ...
 
     async def give_back_seat(self, invitation_id: str) -> None: ...
+
+
+class ScanRepository(Protocol):
+    async def known(self, nonces: Sequence[str]) -> dict[str, ScanOutcome]: ...
+
+    async def add(self, device_id: str, scans: Sequence[Scan], outcomes: dict[str, ScanOutcome], *,
+                  now: datetime) -> None: ...
 
 
 class SessionRepository(Protocol):
@@ -175,6 +189,9 @@ class RegistrationUnitOfWork(UnitOfWorkPort, Protocol):
 
     @property
     def invitations(self) -> InvitationRepository: ...
+
+    @property
+    def scans(self) -> ScanRepository: ...
 
     @property
     def sessions(self) -> SessionRepository: ...
@@ -246,6 +263,11 @@ class SqlDelegates:
                                          "scanned, or send the delegate to the registration desk",
                                          field="badge_code"))
 
+    async def lock_by_badges(self, badge_codes: Sequence[str]) -> dict[str, Delegate]:
+        rows = await self.conn.execute(select(delegates).where(delegates.c.badge_code.in_(sorted(set(badge_codes))))
+                                       .order_by(delegates.c.id).with_for_update())
+        return {r.badge_code: delegate_from_row(r) for r in rows}
+
     async def add(self, delegate: Delegate) -> None:
         # The edition is checked by the foreign key (one round trip fewer on the busiest write).
         try:
@@ -303,6 +325,24 @@ class SqlDelegates:
             query = query.where(delegates.c.edition_id == edition_id)
         registered, checked_in, countries, pending = (await self.conn.execute(query)).one()
         return DelegateFigures(registered=registered, checked_in=checked_in, countries=countries, pending=pending)
+
+
+class SqlScans:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def known(self, nonces: Sequence[str]) -> dict[str, ScanOutcome]:
+        rows = await self.conn.execute(select(scans).where(scans.c.nonce.in_(list(nonces))))
+        return {r.nonce: ScanOutcome(r.nonce, ScanResult(r.result), r.delegate_id, r.checked_in_at) for r in rows}
+
+    async def add(self, device_id: str, new: Sequence[Scan], outcomes: dict[str, ScanOutcome], *,
+                  now: datetime) -> None:
+        if new:
+            await self.conn.execute(scans.insert(), [
+                {"nonce": s.nonce, "device_id": device_id, "badge_code": s.badge_code, "scanned_at": s.scanned_at,
+                 "received_at": now, "result": outcomes[s.nonce].result.value,
+                 "delegate_id": outcomes[s.nonce].delegate_id, "checked_in_at": outcomes[s.nonce].checked_in_at}
+                for s in new])
 
 
 class SqlInvitations:
@@ -461,6 +501,7 @@ class SqlRegistrationUnitOfWork(UnitOfWork):
     editions: SqlEditions
     delegates: SqlDelegates
     invitations: SqlInvitations
+    scans: SqlScans
     sessions: SqlSessions
     enrollments: SqlEnrollments
 
@@ -469,6 +510,7 @@ class SqlRegistrationUnitOfWork(UnitOfWork):
         self.editions = SqlEditions(self.conn)
         self.delegates = SqlDelegates(self.conn, insert_with_events=self.insert_with_events)
         self.invitations = SqlInvitations(self.conn)
+        self.scans = SqlScans(self.conn)
         self.sessions = SqlSessions(self.conn)
         self.enrollments = SqlEnrollments(self.conn)
         return self

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, cast
 
 from pydantic import (
@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from services.registration.domain import MAX_EDITION_DAYS, Correction, EnrollmentState, SessionKind
+from services.registration.domain import MAX_EDITION_DAYS, Correction, EnrollmentState, ScanResult, SessionKind
 from services.registration.personal_links import PersonalLink
 from shared.events.types import CountryCode, DelegateCategory, DelegateStatus, Host
 from shared.http.inputs import ConferenceDate, ConferenceDateTime, Identifier, SingleLine
@@ -229,6 +229,52 @@ class CheckIn(BaseModel):
     country: str
     organization: str | None
     category: DelegateCategory
+
+
+MAX_SCANS_PER_UPLOAD = 500
+# A device's clock may run a little fast; a scan further in the future than this is refused (422).
+SCAN_CLOCK_SKEW_SECONDS = 300
+Nonce = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+
+
+class OfflineScan(_Request):
+    nonce: Nonce = Field(description="The device's own unique id for this scan (8–64 of A–Z a–z 0–9 _ -), e.g. "
+                                     "a UUID: uploading it again changes nothing and answers the same.")
+    badge_code: Annotated[Text, Field(max_length=64)] = Field(description="What the QR code carries.")
+    scanned_at: ConferenceDateTime = Field(description="When the device scanned it (RFC 3339); the earliest "
+                                                       "scan of a badge is its check-in time.")
+    edition_id: Id | None = Field(default=None, description="Refuse badges of any other edition "
+                                                            "(result `wrong_edition`).")
+
+
+class OfflineScanBatch(_Request):
+    device_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = Field(
+        description="The scanner that recorded the scans.")
+    scans: list[OfflineScan] = Field(min_length=1, max_length=MAX_SCANS_PER_UPLOAD)
+
+    @model_validator(mode="after")
+    def _nonces_unique_and_not_in_the_future(self) -> OfflineScanBatch:
+        nonces = [s.nonce for s in self.scans]
+        if len(set(nonces)) != len(nonces):
+            raise ValueError("each scan of an upload needs its own nonce")
+        latest = datetime.now(UTC) + timedelta(seconds=SCAN_CLOCK_SKEW_SECONDS)
+        for scan in self.scans:
+            if scan.scanned_at > latest:
+                raise ValueError(f"scan {scan.nonce} is dated {scan.scanned_at.isoformat()}, in the future: check "
+                                 "the device's clock")
+        return self
+
+
+class ScanOutcome(BaseModel):
+    nonce: str
+    result: ScanResult = Field(description="`ok` (this scan checked the delegate in), `already_checked_in`, "
+                                           "`unknown`, `cancelled`, `not_approved` or `wrong_edition`.")
+    delegate_id: str | None = Field(description="The badge's delegate; null for `unknown`.")
+    checked_in_at: datetime | None = Field(description="The delegate's check-in time (the earliest scan).")
+
+
+class OfflineScanResults(BaseModel):
+    results: list[ScanOutcome] = Field(description="One per scan, in the order uploaded.")
 
 
 # -- sessions -----------------------------------------------------------------------------------------------

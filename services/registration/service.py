@@ -226,6 +226,27 @@ async def check_in(*, uow: RegistrationUnitOfWork, request: CheckInRequest) -> D
     return checked_in
 
 
+async def check_in_offline(*, uow: RegistrationUnitOfWork, device_id: str, scans: list[domain.Scan]
+                           ) -> list[domain.ScanOutcome]:
+    """A device's offline scans in one transaction: nonces seen before answer what they got then; the others
+    are resolved oldest first against the delegates, locked in id order (``domain.resolve_scans``)."""
+    now = datetime.now(UTC)
+    async with uow:
+        # The delegates first: two uploads of the same scans wait for each other here, so the second
+        # then sees the first one's nonces.
+        locked = await uow.delegates.lock_by_badges([s.badge_code for s in scans])
+        known = await uow.scans.known([s.nonce for s in scans])
+        new = [s for s in scans if s.nonce not in known]
+        resolved = domain.resolve_scans(new, locked)
+        for before, after in resolved.changed.values():
+            await uow.delegates.save(after, was=before)
+        for event in resolved.events:
+            uow.emit(event, subject=event.delegate_id)
+        await uow.scans.add(device_id, new, resolved.outcomes, now=now)
+        await uow.commit()
+    return [known.get(s.nonce) or resolved.outcomes[s.nonce] for s in scans]
+
+
 async def delegate_figures(conn: AsyncConnection, *, edition_id: str | None) -> DelegateFigures:
     return await SqlDelegates(conn).figures(edition_id=edition_id)
 

@@ -20,6 +20,8 @@ from services.registration.domain import (
     Enrollment,
     EnrollmentState,
     Invitation,
+    Scan,
+    ScanOutcome,
     Session,
 )
 from tests.support.fakes import FakeUnitOfWork
@@ -34,11 +36,12 @@ class RegistrationTables:
     sessions: dict[str, Session] = field(default_factory=dict)
     enrollments: list[Enrollment] = field(default_factory=list)
     invitations: dict[str, Invitation] = field(default_factory=dict)
+    scans: dict[str, ScanOutcome] = field(default_factory=dict)
 
     def copy(self) -> RegistrationTables:
         # Records are frozen: copying the containers is a full snapshot.
         return RegistrationTables(dict(self.editions), dict(self.delegates), dict(self.sessions),
-                                  list(self.enrollments), dict(self.invitations))
+                                  list(self.enrollments), dict(self.invitations), dict(self.scans))
 
 
 class FakeEditions:
@@ -79,6 +82,10 @@ class FakeDelegates:
             if delegate.badge_code == badge_code:
                 return delegate
         raise domain.BadgeNotFound("no delegate holds this badge code", field="badge_code")
+
+    async def lock_by_badges(self, badge_codes: Sequence[str]) -> dict[str, Delegate]:
+        wanted = set(badge_codes)
+        return {d.badge_code: d for d in self.tables.delegates.values() if d.badge_code in wanted}
 
     def _check_email(self, delegate: Delegate) -> None:
         email = domain.normalize_email(delegate.email)
@@ -193,6 +200,19 @@ class FakeInvitations:
         self.tables.invitations[invitation_id] = replace(found, used=max(0, found.used - 1))
 
 
+class FakeScans:
+    def __init__(self, tables: RegistrationTables) -> None:
+        self.tables = tables
+
+    async def known(self, nonces: Sequence[str]) -> dict[str, ScanOutcome]:
+        return {n: self.tables.scans[n] for n in nonces if n in self.tables.scans}
+
+    async def add(self, device_id: str, scans: Sequence[Scan], outcomes: dict[str, ScanOutcome], *,
+                  now: datetime) -> None:
+        for scan in scans:
+            self.tables.scans[scan.nonce] = outcomes[scan.nonce]
+
+
 class FakeRegistrationUnitOfWork(FakeUnitOfWork):
     """Implements ``RegistrationUnitOfWork`` on :class:`RegistrationTables`; a block left without a
     commit leaves the tables as they were (a rollback)."""
@@ -206,6 +226,7 @@ class FakeRegistrationUnitOfWork(FakeUnitOfWork):
         self.sessions = FakeSessions(self.tables)
         self.enrollments = FakeEnrollments(self.tables)
         self.invitations = FakeInvitations(self.tables)
+        self.scans = FakeScans(self.tables)
 
     async def __aenter__(self) -> Self:
         self._before = self.tables.copy()
@@ -217,7 +238,7 @@ class FakeRegistrationUnitOfWork(FakeUnitOfWork):
         before = self._before
         self.tables.editions, self.tables.delegates = before.editions, before.delegates
         self.tables.sessions, self.tables.enrollments = before.sessions, before.enrollments
-        self.tables.invitations = before.invitations
+        self.tables.invitations, self.tables.scans = before.invitations, before.scans
         await super().__aexit__(exc_type, exc, tb)
 
     async def commit(self) -> None:
