@@ -93,7 +93,8 @@ def write_font() -> None:
     if not SOURCE_FONT.exists():
         sys.exit(f"{SOURCE_FONT} is missing: `make fonts` installs Debian's fonts-wqy-microhei")
     wanted = page_characters()
-    font = TTFont(SOURCE_FONT, fontNumber=0)  # the .ttc's proportional face (1 is its monospaced one)
+    # The .ttc's proportional face (1 is its monospaced one); the source's date kept: the same bytes every run.
+    font = TTFont(SOURCE_FONT, fontNumber=0, recalcTimestamp=False)
     missing = sorted(ch for ch in wanted if ord(ch) not in font.getBestCmap())
     if missing:
         sys.exit(f"{SOURCE_FONT.name} has no glyph for {''.join(missing)}")

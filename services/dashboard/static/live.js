@@ -1,57 +1,45 @@
 // The live page's script (served from the service itself: its Content-Security-Policy allows no inline script).
 "use strict";
-// UI text in English and Chinese; every Chinese character here is in the page's own font
+// UI text, each entry [English, 中文] side by side; every Chinese character here is in the page's own font
 // (static/fonts/live-cjk.woff2: `python -m devkit.live_assets font` after a change).
-const TEXT = {
-  en: {
-    switchTo: "中文", switchLang: "zh-Hans", htmlLang: "en",
-    pageTitle: "Belt and Road Overseas Chinese Cooperation & Development Conference — live",
-    title: "Belt and Road Overseas Chinese Cooperation & Development Conference",
-    subtitle: "“一带一路”华侨华人合作发展大会 · live figures",
-    banner: "Connection to the live feed lost — reconnecting…",
-    waiting: "Waiting for the first edition…", connecting: "connecting", live: "live", reconnecting: "reconnecting…",
-    delegates: "delegates", countries: "countries and regions", projects: "projects signed",
-    bigUnit: "billion yuan", network: "network countries",
-    byCountry: "By country", country: "Country", colDelegates: "Delegates", checkedIn: "Checked in",
-    organisations: "Organisations", colProjects: "Projects", millionUnit: "¥ million",
-    bySector: "Signed projects by sector", cases: "Top 10 Cases of Overseas Chinese Contribution",
-    noCases: "No cases featured yet.", noProjects: "No projects signed yet.",
-    footer: "Figures change as events arrive from the registration, projects and network services.",
-    edition: (n) => `${ordinal(n)} edition`, host: (h) => ` — host: ${h}`,
-    next: (n) => `Next: ${ordinal(n.number)} edition in ${n.host}${n.city ? ` (${n.city})` : ""}, ${n.year}`,
-    updated: (time) => `Last change ${time}.`, bigAmount: (v) => `¥${v} bn`,
-    sectors: {
-      green_energy: "Green energy", digital_economy: "Digital economy", energy: "Energy",
-      manufacturing: "Manufacturing", infrastructure: "Infrastructure", trade_logistics: "Trade & logistics",
-      agriculture: "Agriculture", finance: "Finance", healthcare: "Healthcare", culture_tourism: "Culture & tourism",
-      social_livelihood: "Social livelihood", other: "Other",
-    },
-  },
-  zh: {
-    switchTo: "English", switchLang: "en", htmlLang: "zh-Hans",
-    pageTitle: "“一带一路”华侨华人合作发展大会 — 实时数据",
-    title: "“一带一路”华侨华人合作发展大会",
-    subtitle: "Belt and Road Overseas Chinese Cooperation & Development Conference · 实时数据",
-    banner: "与实时数据的连接已中断，正在重新连接…",
-    waiting: "等待第一届大会…", connecting: "正在连接", live: "实时", reconnecting: "正在重新连接…",
-    delegates: "代表", countries: "国家和地区", projects: "签约项目",
-    bigUnit: "亿元", network: "网络覆盖国家",
-    byCountry: "按国家和地区", country: "国家和地区", colDelegates: "代表", checkedIn: "已签到",
-    organisations: "机构", colProjects: "项目", millionUnit: "百万元",
-    bySector: "签约项目（按行业）", cases: "华侨华人贡献十大案例",
-    noCases: "暂无入选案例。", noProjects: "暂无签约项目。",
-    footer: "数据随注册、项目和网络服务发出的事件实时更新。",
-    edition: (n) => `第${n}届`, host: (h) => ` — 主办：${h}`,
-    next: (n) => `下一届：第${n.number}届，${n.host}${n.city ? `（${n.city}）` : ""}，${n.year}年`,
-    updated: (time) => `最后更新 ${time}。`, bigAmount: (v) => `¥${v}亿`,
-    sectors: {
-      green_energy: "绿色能源", digital_economy: "数字经济", energy: "能源", manufacturing: "制造业",
-      infrastructure: "基础设施", trade_logistics: "贸易与物流", agriculture: "农业", finance: "金融",
-      healthcare: "医疗健康", culture_tourism: "文化旅游", social_livelihood: "社会民生", other: "其他",
-    },
-  },
+const LANGS = ["en", "zh"];
+const WORDS = {
+  switchTo: ["中文", "English"], switchLang: ["zh-Hans", "en"], htmlLang: ["en", "zh-Hans"],
+  pageTitle: ["Belt and Road Overseas Chinese Cooperation & Development Conference — live",
+              "“一带一路”华侨华人合作发展大会 — 实时数据"],
+  title: ["Belt and Road Overseas Chinese Cooperation & Development Conference", "“一带一路”华侨华人合作发展大会"],
+  subtitle: ["“一带一路”华侨华人合作发展大会 · live figures",
+             "Belt and Road Overseas Chinese Cooperation & Development Conference · 实时数据"],
+  banner: ["Connection to the live feed lost — reconnecting…", "与实时数据的连接已中断，正在重新连接…"],
+  waiting: ["Waiting for the first edition…", "等待第一届大会…"],
+  connecting: ["connecting", "正在连接"], live: ["live", "实时"], reconnecting: ["reconnecting…", "正在重新连接…"],
+  delegates: ["delegates", "代表"], countries: ["countries and regions", "国家和地区"],
+  projects: ["projects signed", "签约项目"], network: ["network countries", "网络覆盖国家"],
+  // In Chinese the big amount is in 亿元 (10^8 yuan, bigAmount below), the table's in 百万元.
+  bigUnit: ["billion yuan", "亿元"], millionUnit: ["¥ million", "百万元"],
+  byCountry: ["By country", "按国家和地区"], country: ["Country", "国家和地区"], colDelegates: ["Delegates", "代表"],
+  checkedIn: ["Checked in", "已签到"], organisations: ["Organisations", "机构"], colProjects: ["Projects", "项目"],
+  bySector: ["Signed projects by sector", "签约项目（按行业）"],
+  cases: ["Top 10 Cases of Overseas Chinese Contribution", "华侨华人贡献十大案例"],
+  noCases: ["No cases featured yet.", "暂无入选案例。"], noProjects: ["No projects signed yet.", "暂无签约项目。"],
+  footer: ["Figures change as events arrive from the registration, projects and network services.",
+           "数据随注册、项目和网络服务发出的事件实时更新。"],
+  edition: [(n) => `${ordinal(n)} edition`, (n) => `第${n}届`],
+  host: [(h) => ` — host: ${h}`, (h) => ` — 主办：${h}`],
+  next: [(n) => `Next: ${ordinal(n.number)} edition in ${n.host}${n.city ? ` (${n.city})` : ""}, ${n.year}`,
+         (n) => `下一届：第${n.number}届，${n.host}${n.city ? `（${n.city}）` : ""}，${n.year}年`],
+  updated: [(time) => `Last change ${time}.`, (time) => `最后更新 ${time}。`],
+  bigAmount: [(v) => `¥${v} bn`, (v) => `¥${v}亿`],
 };
-const LANGS = Object.keys(TEXT);
+const SECTORS = {
+  green_energy: ["Green energy", "绿色能源"], digital_economy: ["Digital economy", "数字经济"],
+  energy: ["Energy", "能源"], manufacturing: ["Manufacturing", "制造业"], infrastructure: ["Infrastructure", "基础设施"],
+  trade_logistics: ["Trade & logistics", "贸易与物流"], agriculture: ["Agriculture", "农业"], finance: ["Finance", "金融"],
+  healthcare: ["Healthcare", "医疗健康"], culture_tourism: ["Culture & tourism", "文化旅游"],
+  social_livelihood: ["Social livelihood", "社会民生"], other: ["Other", "其他"],
+};
+const inLang = (table, i) => Object.fromEntries(Object.entries(table).map(([key, pair]) => [key, pair[i]]));
+const TEXT = Object.fromEntries(LANGS.map((l, i) => [l, {...inLang(WORDS, i), sectors: inLang(SECTORS, i)}]));
 // ?lang=zh|en (a hall screen's URL), else the last choice on this browser, else the browser's language.
 const storedLang = () => { try { return localStorage.getItem("lang"); } catch { return null; } };
 const wantedLang = new URLSearchParams(location.search).get("lang") || storedLang() ||
@@ -169,7 +157,8 @@ function render(doc) {
   renderSectors(totals.projects.by_sector);
   renderCases(doc.cases);
   if (totals.updated_at) {
-    document.getElementById("updated").textContent = t().updated(new Date(totals.updated_at).toLocaleTimeString());
+    const time = new Date(totals.updated_at).toLocaleTimeString(t().htmlLang);
+    document.getElementById("updated").textContent = t().updated(time);
   }
 }
 
