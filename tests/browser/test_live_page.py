@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from devkit.processes import ADMIN_TOKEN, EmbeddedPlatform
+from tests.support.bodies import project_body
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("CONFERENCE_TEST_ARTIFACTS", ROOT / "test-artifacts"))
@@ -150,6 +151,9 @@ async def test_the_page_switches_to_chinese_with_its_own_font_and_flags(platform
             "year": 2025, "city": "Chongqing", "starts_on": "2025-07-30", "ends_on": "2025-07-31"})).json()
         for n, country in enumerate(["MY", "SG", "TH", "KE", "BR", "AE"]):
             await _register(client, registration, edition["id"], n, country)
+        signed = await client.post(platform.url("projects") + "/projects",
+                                   json=project_body(edition["id"], amount="4379000000.00"))
+        assert signed.status_code == 201, signed.text
 
     dashboard = platform.url("dashboard")
     page = await browser.new_page(viewport={"width": 1920, "height": 1080}, locale="en-US")
@@ -158,6 +162,8 @@ async def test_the_page_switches_to_chinese_with_its_own_font_and_flags(platform
             if response.url.endswith(".woff2") else None)
     await page.goto(dashboard + "/")
     await expect(page.locator("#fig-delegates")).to_have_text("6", timeout=20_000)
+    await expect(page.locator("#fig-yuan")).to_have_text("4.38", timeout=20_000)  # billion yuan
+    await expect(page.locator("[data-sector='trade_logistics']")).to_contain_text("Trade & logistics (1)¥4.38 bn")
     await expect(page.locator("#status")).to_have_text("live")
     assert await _labels(page) == ["delegates", "countries and regions", "projects signed", "billion yuan",
                                    "network countries"]
@@ -165,8 +171,9 @@ async def test_the_page_switches_to_chinese_with_its_own_font_and_flags(platform
     await expect(page.locator("#lang-switch")).to_have_text("中文")
     flags = await page.locator("#country-table tbody img.flag").evaluate_all(
         "imgs => imgs.map(img => [img.src, img.complete && img.naturalWidth])")
-    assert len(flags) == 6 and all(src.startswith(dashboard + "/static/flags/") and width for src, width in flags), \
-        flags
+    # The delegates' countries and the project's parties' (CN, MY), each an SVG of the service that rendered.
+    assert sorted(src for src, width in flags if width) == [
+        f"{dashboard}/static/flags/{code}.svg" for code in ("ae", "br", "cn", "ke", "my", "sg", "th")], flags
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "live-page-en.png"))
 
@@ -175,6 +182,9 @@ async def test_the_page_switches_to_chinese_with_its_own_font_and_flags(platform
     await expect(page.locator("#country-table tbody tr[data-country='MY'] td").first).to_have_text("马来西亚")
     await expect(page.locator("#status")).to_have_text("实时")
     await expect(page.locator("#lang-switch")).to_have_text("English")
+    await expect(page.locator("#fig-yuan")).to_have_text("43.79")  # 亿元: hundreds of millions
+    await expect(page.locator("[data-sector='trade_logistics']")).to_contain_text("贸易与物流 (1)¥43.79亿")
+    await expect(page.locator("[data-text]:empty")).to_have_count(0)  # no label left without a translation
     await expect(page.locator("#edition-text")).to_contain_text("第1届")
     assert await page.evaluate("document.documentElement.lang") == "zh-Hans"
     # The Chinese is set in the page's font, loaded from the service (not a font of this machine).

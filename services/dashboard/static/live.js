@@ -29,7 +29,7 @@ const WORDS = {
   next: [(n) => `Next: ${ordinal(n.number)} edition in ${n.host}${n.city ? ` (${n.city})` : ""}, ${n.year}`,
          (n) => `下一届：第${n.number}届，${n.host}${n.city ? `（${n.city}）` : ""}，${n.year}年`],
   updated: [(time) => `Last change ${time}.`, (time) => `最后更新 ${time}。`],
-  bigAmount: [(v) => `¥${v} bn`, (v) => `¥${v}亿`],
+  inBigUnit: [(v) => `¥${v} bn`, (v) => `¥${v}亿`],
 };
 const SECTORS = {
   green_energy: ["Green energy", "绿色能源"], digital_economy: ["Digital economy", "数字经济"],
@@ -111,7 +111,7 @@ function renderSectors(bySector) {
     bar.style.width = `${Number((fen(f.amount_cny) * 1000n) / max) / 10}%`;
     track.append(bar);
     const value = document.createElement("div"); value.className = "bar-value";
-    value.textContent = t().bigAmount(bigAmount(f.amount_cny));
+    value.textContent = t().inBigUnit(bigAmount(f.amount_cny));
     row.append(label, track, value);
     return row;
   }));
