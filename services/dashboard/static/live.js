@@ -66,10 +66,11 @@ const collator = () => new Intl.Collator(lang === "zh" ? "zh-Hans-CN-u-co-pinyin
 
 let sortKey = "delegates", sortDir = -1, countryRows = [], lastDoc = null, status = "connecting";
 
-function setFigure(id, text) {
+function setFigure(id, text, bump) {
   const el = document.getElementById(id);
   if (el.textContent !== text) {
-    el.textContent = text; el.classList.add("bumped"); setTimeout(() => el.classList.remove("bumped"), 600);
+    el.textContent = text; if (!bump) return;
+    el.classList.add("bumped"); setTimeout(() => el.classList.remove("bumped"), 600);
   }
 }
 
@@ -133,14 +134,15 @@ function renderCases(cases) {
   }));
 }
 
-function render(doc) {
+// bump: flash the figures that changed (not when only the language did).
+function render(doc, bump = true) {
   lastDoc = doc;
   const totals = doc.totals;
-  setFigure("fig-delegates", totals.delegates.registered.toLocaleString("en"));
-  setFigure("fig-countries", totals.delegates.countries.toLocaleString("en"));
-  setFigure("fig-projects", totals.projects.signed.toLocaleString("en"));
-  setFigure("fig-yuan", bigAmount(totals.projects.amount_cny));
-  setFigure("fig-network", totals.network.countries.toLocaleString("en"));
+  setFigure("fig-delegates", totals.delegates.registered.toLocaleString("en"), bump);
+  setFigure("fig-countries", totals.delegates.countries.toLocaleString("en"), bump);
+  setFigure("fig-projects", totals.projects.signed.toLocaleString("en"), bump);
+  setFigure("fig-yuan", bigAmount(totals.projects.amount_cny), bump);
+  setFigure("fig-network", totals.network.countries.toLocaleString("en"), bump);
   const e = doc.edition;
   const edition = document.getElementById("edition-text");
   if (e) {
@@ -177,7 +179,7 @@ function applyLang() {
   const button = document.getElementById("lang-switch");
   button.textContent = text.switchTo; button.lang = text.switchLang;
   document.getElementById("status").textContent = text[status];
-  if (lastDoc) render(lastDoc);
+  if (lastDoc) render(lastDoc, false);
   else document.getElementById("edition-text").textContent = text.waiting;
 }
 
