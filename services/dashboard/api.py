@@ -18,12 +18,13 @@ from services.dashboard.stream import OverviewBroadcaster
 from shared.errors import DomainError, NotFound
 from shared.events.types import CountryCode
 from shared.http.deps import ContextDep, ReadConnDep
-from shared.http.security import CSP, page_policy
+from shared.http.security import CSP, SELF, page_policy
 
 router = APIRouter()
 STATIC_DIR = Path(__file__).parent / "static"
 _LIVE_PAGE = STATIC_DIR / "index.html"
-LIVE_PAGE_POLICY = page_policy()
+# Its fonts, flags and country names are files of the service too (static/fonts, static/flags, countries.json).
+LIVE_PAGE_POLICY = page_policy(fonts=(SELF,))
 _country_code: TypeAdapter[str] = TypeAdapter(CountryCode)
 
 
@@ -73,7 +74,7 @@ async def stream(request: Request, context: ContextDep) -> Response:
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def live_page() -> HTMLResponse:
-    # Its script and styles are files of the service (/static/live.js, /static/live.css), the figures come from
+    # Its script, styles, font and flags are files of the service (/static/...), the figures come from
     # /overview and /stream: nothing else may load, and nothing inline runs.
     return HTMLResponse(_LIVE_PAGE.read_text(encoding="utf-8"), headers={CSP: LIVE_PAGE_POLICY})
 

@@ -28,14 +28,16 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
 
 
 def page_policy(*, scripts: Iterable[str] = (SELF,), styles: Iterable[str] = (SELF,),
-                images: Iterable[str] = (SELF,), connect: Iterable[str] = (SELF,), forms: str = "'none'") -> str:
+                images: Iterable[str] = (SELF,), fonts: Iterable[str] = ("'none'",), connect: Iterable[str] = (SELF,),
+                forms: str = "'none'") -> str:
     """A page's ``Content-Security-Policy``: nothing but the sources named (by default the service itself);
-    no inline script or style unless a source names its hash."""
+    no inline script or style unless a source names its hash; no web font unless ``fonts`` names where from."""
     return "; ".join((
         "default-src 'none'",
         f"script-src {' '.join(scripts)}",
         f"style-src {' '.join(styles)}",
         f"img-src {' '.join(images)}",
+        f"font-src {' '.join(fonts)}",
         f"connect-src {' '.join(connect)}",
         f"form-action {forms}",
         *_ALWAYS,

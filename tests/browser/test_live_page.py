@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from devkit.processes import ADMIN_TOKEN, EmbeddedPlatform
+from tests.support.bodies import project_body
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("CONFERENCE_TEST_ARTIFACTS", ROOT / "test-artifacts"))
@@ -134,3 +135,75 @@ async def test_the_pages_need_nothing_their_policy_refuses(platform: EmbeddedPla
     assert await page.evaluate("window.__violations") == [], docs
     assert not [text for text in console if "Content Security Policy" in text], console
     assert hosts == {docs.split("/")[2]}, f"/docs loaded from {hosts}"
+
+
+async def _labels(page: Page) -> list[str]:
+    return [text.strip() for text in await page.locator("#figures .label").all_text_contents()]
+
+
+async def test_the_page_switches_to_chinese_with_its_own_font_and_flags(platform: EmbeddedPlatform,
+                                                                       browser: Browser) -> None:
+    """中文/English: every label and country name changes language; the Chinese comes in the page's own font and the
+    flags are the service's SVGs, so a hall screen with neither CJK nor emoji fonts shows them."""
+    registration = platform.url("registration")
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as client:
+        edition = (await client.post(f"{registration}/editions", json={
+            "year": 2025, "city": "Chongqing", "starts_on": "2025-07-30", "ends_on": "2025-07-31"})).json()
+        for n, country in enumerate(["MY", "SG", "TH", "KE", "BR", "AE"]):
+            await _register(client, registration, edition["id"], n, country)
+        signed = await client.post(platform.url("projects") + "/projects",
+                                   json=project_body(edition["id"], amount="4379000000.00"))
+        assert signed.status_code == 201, signed.text
+
+    dashboard = platform.url("dashboard")
+    page = await browser.new_page(viewport={"width": 1920, "height": 1080}, locale="en-US")
+    fonts: list[tuple[str, int]] = []
+    page.on("response", lambda response: fonts.append((response.url, response.status))
+            if response.url.endswith(".woff2") else None)
+    await page.goto(dashboard + "/")
+    await expect(page.locator("#fig-delegates")).to_have_text("6", timeout=20_000)
+    await expect(page.locator("#fig-yuan")).to_have_text("4.38", timeout=20_000)  # billion yuan
+    await expect(page.locator("[data-sector='trade_logistics']")).to_contain_text("Trade & logistics (1)¥4.38 bn")
+    await expect(page.locator("#status")).to_have_text("live")
+    assert await _labels(page) == ["delegates", "countries and regions", "projects signed", "billion yuan",
+                                   "network countries"]
+    await expect(page.locator("#country-table tbody tr[data-country='MY'] td").first).to_have_text("Malaysia")
+    await expect(page.locator("#lang-switch")).to_have_text("中文")
+    flags = await page.locator("#country-table tbody img.flag").evaluate_all(
+        "imgs => imgs.map(img => [img.src, img.complete && img.naturalWidth])")
+    # The delegates' countries and the project's parties' (CN, MY), each an SVG of the service that rendered.
+    assert sorted(src for src, width in flags if width) == [
+        f"{dashboard}/static/flags/{code}.svg" for code in ("ae", "br", "cn", "ke", "my", "sg", "th")], flags
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "live-page-en.png"))
+
+    await page.locator("#lang-switch").click()
+    assert await _labels(page) == ["代表", "国家和地区", "签约项目", "亿元", "网络覆盖国家"]
+    await expect(page.locator("#country-table tbody tr[data-country='MY'] td").first).to_have_text("马来西亚")
+    await expect(page.locator("#status")).to_have_text("实时")
+    await expect(page.locator("#lang-switch")).to_have_text("English")
+    await expect(page.locator("#fig-yuan")).to_have_text("43.79")  # 亿元: hundreds of millions
+    await expect(page.locator("[data-sector='trade_logistics']")).to_contain_text("贸易与物流 (1)¥43.79亿")
+    await expect(page.locator("[data-text]:empty")).to_have_count(0)  # no label left without a translation
+    await expect(page.locator("#edition-text")).to_contain_text("第1届")
+    assert await page.evaluate("document.documentElement.lang") == "zh-Hans"
+    # The Chinese is set in the page's font, loaded from the service (not a font of this machine).
+    loaded = await page.evaluate("document.fonts.ready.then(() => [...document.fonts]"
+                                 ".filter((f) => f.family.replaceAll('\"', '') === 'Live CJK').map((f) => f.status))")
+    assert loaded == ["loaded"], loaded
+    assert await page.evaluate("document.fonts.check('16px \"Live CJK\"', '马来西亚')")
+    assert (dashboard + "/static/fonts/live-cjk.woff2", 200) in fonts, fonts
+    await page.screenshot(path=str(ARTIFACTS / "live-page-zh.png"))
+    assert (ARTIFACTS / "live-page-zh.png").stat().st_size > 10_000
+
+    # The choice is remembered; ?lang= (a hall screen's URL) and the browser's language choose too.
+    await page.reload()
+    await expect(page.locator("#country-table tbody tr[data-country='MY'] td").first).to_have_text("马来西亚",
+                                                                                                timeout=20_000)
+    await page.goto(dashboard + "/?lang=en")
+    await expect(page.locator("[data-text='byCountry']")).to_have_text("By country")
+    chinese = await browser.new_page(locale="zh-CN")
+    await chinese.goto(dashboard + "/")
+    await expect(chinese.locator("[data-text='byCountry']")).to_have_text("按国家和地区")
+    await expect(chinese.locator("#country-table tbody tr[data-country='KE'] td").first).to_have_text("肯尼亚",
+                                                                                                   timeout=20_000)

@@ -84,7 +84,7 @@ async def test_the_live_page_loads_only_the_services_own_files(world: Deployment
     page = await client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     directives = assert_security_headers(page)
-    for directive in ("script-src", "style-src", "connect-src"):
+    for directive in ("script-src", "style-src", "connect-src", "img-src", "font-src"):  # its font and flags too
         assert directives[directive] == ["'self'"], directives
     html = page.text
     # Nothing inline for the policy to refuse: no inline script, style element or style attribute.
@@ -96,7 +96,7 @@ async def test_the_live_page_loads_only_the_services_own_files(world: Deployment
         assert not urlsplit(asset).netloc, f"the live page loads {asset} from another host"
         loaded = await client.get(urljoin("/", asset))
         assert loaded.status_code == 200, (asset, loaded.status_code)
-        assert loaded.headers["content-type"].split(";")[0] in ("text/javascript", "text/css"), asset
+        assert loaded.headers["content-type"].split(";")[0] in ("text/javascript", "text/css", "font/woff2"), asset
         assert_security_headers(loaded)
 
 

@@ -1,42 +1,92 @@
 // The live page's script (served from the service itself: its Content-Security-Policy allows no inline script).
 "use strict";
-const SECTORS = {
-  green_energy: "Green energy", digital_economy: "Digital economy", energy: "Energy",
-  manufacturing: "Manufacturing", infrastructure: "Infrastructure", trade_logistics: "Trade & logistics",
-  agriculture: "Agriculture", finance: "Finance", healthcare: "Healthcare", culture_tourism: "Culture & tourism",
-  social_livelihood: "Social livelihood", other: "Other",
+// UI text, each entry [English, 中文] side by side; every Chinese character here is in the page's own font
+// (static/fonts/live-cjk.woff2: `python -m devkit.live_assets font` after a change).
+const LANGS = ["en", "zh"];
+const WORDS = {
+  switchTo: ["中文", "English"], switchLang: ["zh-Hans", "en"], htmlLang: ["en", "zh-Hans"],
+  pageTitle: ["Belt and Road Overseas Chinese Cooperation & Development Conference — live",
+              "“一带一路”华侨华人合作发展大会 — 实时数据"],
+  title: ["Belt and Road Overseas Chinese Cooperation & Development Conference", "“一带一路”华侨华人合作发展大会"],
+  subtitle: ["“一带一路”华侨华人合作发展大会 · live figures",
+             "Belt and Road Overseas Chinese Cooperation & Development Conference · 实时数据"],
+  banner: ["Connection to the live feed lost — reconnecting…", "与实时数据的连接已中断，正在重新连接…"],
+  waiting: ["Waiting for the first edition…", "等待第一届大会…"],
+  connecting: ["connecting", "正在连接"], live: ["live", "实时"], reconnecting: ["reconnecting…", "正在重新连接…"],
+  delegates: ["delegates", "代表"], countries: ["countries and regions", "国家和地区"],
+  projects: ["projects signed", "签约项目"], network: ["network countries", "网络覆盖国家"],
+  // In Chinese the big amount is in 亿元 (10^8 yuan, bigAmount below), the table's in 百万元.
+  bigUnit: ["billion yuan", "亿元"], millionUnit: ["¥ million", "百万元"],
+  byCountry: ["By country", "按国家和地区"], country: ["Country", "国家和地区"], colDelegates: ["Delegates", "代表"],
+  checkedIn: ["Checked in", "已签到"], organisations: ["Organisations", "机构"], colProjects: ["Projects", "项目"],
+  bySector: ["Signed projects by sector", "签约项目（按行业）"],
+  cases: ["Top 10 Cases of Overseas Chinese Contribution", "华侨华人贡献十大案例"],
+  noCases: ["No cases featured yet.", "暂无入选案例。"], noProjects: ["No projects signed yet.", "暂无签约项目。"],
+  footer: ["Figures change as events arrive from the registration, projects and network services.",
+           "数据随注册、项目和网络服务发出的事件实时更新。"],
+  edition: [(n) => `${ordinal(n)} edition`, (n) => `第${n}届`],
+  host: [(h) => ` — host: ${h}`, (h) => ` — 主办：${h}`],
+  next: [(n) => `Next: ${ordinal(n.number)} edition in ${n.host}${n.city ? ` (${n.city})` : ""}, ${n.year}`,
+         (n) => `下一届：第${n.number}届，${n.host}${n.city ? `（${n.city}）` : ""}，${n.year}年`],
+  updated: [(time) => `Last change ${time}.`, (time) => `最后更新 ${time}。`],
+  inBigUnit: [(v) => `¥${v} bn`, (v) => `¥${v}亿`],
 };
-const regionNames = typeof Intl.DisplayNames === "function" ? new Intl.DisplayNames(["en"], {type: "region"}) : null;
-const countryName = (code) => { try { return (regionNames && regionNames.of(code)) || code; } catch { return code; } };
-const flag = (code) => String.fromCodePoint(...[...code].map((c) => 0x1f1a5 + c.charCodeAt(0)));
+const SECTORS = {
+  green_energy: ["Green energy", "绿色能源"], digital_economy: ["Digital economy", "数字经济"],
+  energy: ["Energy", "能源"], manufacturing: ["Manufacturing", "制造业"], infrastructure: ["Infrastructure", "基础设施"],
+  trade_logistics: ["Trade & logistics", "贸易与物流"], agriculture: ["Agriculture", "农业"], finance: ["Finance", "金融"],
+  healthcare: ["Healthcare", "医疗健康"], culture_tourism: ["Culture & tourism", "文化旅游"],
+  social_livelihood: ["Social livelihood", "社会民生"], other: ["Other", "其他"],
+};
+const inLang = (table, i) => Object.fromEntries(Object.entries(table).map(([key, pair]) => [key, pair[i]]));
+const TEXT = Object.fromEntries(LANGS.map((l, i) => [l, {...inLang(WORDS, i), sectors: inLang(SECTORS, i)}]));
+// ?lang=zh|en (a hall screen's URL), else the last choice on this browser, else the browser's language.
+const storedLang = () => { try { return localStorage.getItem("lang"); } catch { return null; } };
+const wantedLang = new URLSearchParams(location.search).get("lang") || storedLang() ||
+  (navigator.language.toLowerCase().startsWith("zh") ? "zh" : "en");
+let lang = LANGS.includes(wantedLang) ? wantedLang : "en";
+const t = () => TEXT[lang];
+let countryNames = {};   // {"MY": {"en": "Malaysia", "zh": "马来西亚"}}: static/countries.json (from pycountry)
+const countryName = (code) => (countryNames[code] && countryNames[code][lang]) || code;
+const sectorName = (sector) => t().sectors[sector] || sector;
+const flag = (code) => {  // the service's own SVG (static/flags/, flag-icons): no emoji font needed
+  const img = document.createElement("img");
+  img.className = "flag"; img.alt = ""; img.width = 24; img.height = 18;
+  img.src = `static/flags/${code.toLowerCase()}.svg`;
+  return img;
+};
 const fen = (amount) => BigInt(String(amount).replace(".", ""));           // exact: "43790000000.00" -> fen
 const roundDiv = (n, d) => (n + d / 2n) / d;
-const billions = (amount) => { const h = roundDiv(fen(amount), 1000000000n);   // hundredths of a billion
+// Hundredths of the big unit: a billion yuan (10^11 fen) in English, 亿元 (10^10 fen) in Chinese.
+const bigAmount = (amount) => { const h = roundDiv(fen(amount), lang === "zh" ? 100000000n : 1000000000n);
   return `${h / 100n}.${String(h % 100n).padStart(2, "0")}`; };
 const millions = (amount) => roundDiv(fen(amount), 100000000n).toLocaleString("en");
 const ordinal = (n) => n + (["th", "st", "nd", "rd"][(n % 100 - 20) % 10] || ["th", "st", "nd", "rd"][n % 100] || "th");
+const collator = () => new Intl.Collator(lang === "zh" ? "zh-Hans-CN-u-co-pinyin" : "en");
 
-let sortKey = "delegates", sortDir = -1, countryRows = [];
+let sortKey = "delegates", sortDir = -1, countryRows = [], lastDoc = null, status = "connecting";
 
-function setFigure(id, text) {
+function setFigure(id, text, bump) {
   const el = document.getElementById(id);
   if (el.textContent !== text) {
-    el.textContent = text; el.classList.add("bumped"); setTimeout(() => el.classList.remove("bumped"), 600);
+    el.textContent = text; if (!bump) return;
+    el.classList.add("bumped"); setTimeout(() => el.classList.remove("bumped"), 600);
   }
 }
 
 function renderCountries() {
+  const compare = collator().compare;
   const rows = [...countryRows].sort((a, b) => {
     const x = a[sortKey], y = b[sortKey];
-    const cmp = typeof x === "string" ? x.localeCompare(y) : (x < y ? -1 : x > y ? 1 : 0);
-    return cmp * sortDir || a.name.localeCompare(b.name);
+    const cmp = typeof x === "string" ? compare(x, y) : (x < y ? -1 : x > y ? 1 : 0);
+    return cmp * sortDir || compare(a.name, b.name);
   });
   const body = document.querySelector("#country-table tbody");
   body.replaceChildren(...rows.map((r) => {
     const tr = document.createElement("tr");
     tr.dataset.country = r.country;
-    for (const v of [`${flag(r.country)} ${r.name}`, r.delegates, r.checked_in, r.organizations, r.projects,
-                     millions(r.amount_cny)]) {
+    const name = document.createElement("td"); name.append(flag(r.country), ` ${r.name}`); tr.append(name);
+    for (const v of [r.delegates, r.checked_in, r.organizations, r.projects, millions(r.amount_cny)]) {
       const td = document.createElement("td"); td.textContent = String(v); tr.append(td);
     }
     return tr;
@@ -46,64 +96,100 @@ function renderCountries() {
   }
 }
 
+function empty(tag, text) {
+  const el = document.createElement(tag); el.className = "empty"; el.textContent = text; return el;
+}
+
 function renderSectors(bySector) {
   const entries = Object.entries(bySector).sort((a, b) => (fen(b[1].amount_cny) > fen(a[1].amount_cny) ? 1 : -1));
   const max = entries.reduce((m, [, f]) => (fen(f.amount_cny) > m ? fen(f.amount_cny) : m), 1n);
   const box = document.getElementById("sector-bars");
   box.replaceChildren(...entries.filter(([, f]) => f.count > 0).map(([sector, f]) => {
     const row = document.createElement("div"); row.className = "bar-row"; row.dataset.sector = sector;
-    const label = document.createElement("div"); label.textContent = `${SECTORS[sector] || sector} (${f.count})`;
+    const label = document.createElement("div"); label.textContent = `${sectorName(sector)} (${f.count})`;
     const track = document.createElement("div"); track.className = "bar-track";
     const bar = document.createElement("div"); bar.className = "bar";
     bar.style.width = `${Number((fen(f.amount_cny) * 1000n) / max) / 10}%`;
     track.append(bar);
-    const value = document.createElement("div"); value.className = "bar-value"; value.textContent = `¥${billions(f.amount_cny)} bn`;
+    const value = document.createElement("div"); value.className = "bar-value";
+    value.textContent = t().inBigUnit(bigAmount(f.amount_cny));
     row.append(label, track, value);
     return row;
   }));
-  if (!box.children.length) box.innerHTML = '<p class="empty">No projects signed yet.</p>';
+  if (!box.children.length) box.replaceChildren(empty("p", t().noProjects));
 }
 
 function renderCases(cases) {
   const list = document.getElementById("case-list");
-  if (!cases.length) { list.innerHTML = '<li class="empty">No cases featured yet.</li>'; return; }
+  if (!cases.length) { list.replaceChildren(empty("li", t().noCases)); return; }
   list.replaceChildren(...cases.map((c) => {
     const li = document.createElement("li");
     const rank = document.createElement("div"); rank.className = "rank"; rank.textContent = c.rank;
     const text = document.createElement("div");
     const title = document.createElement("div"); title.textContent = c.title;
     const meta = document.createElement("div"); meta.className = "meta";
-    meta.textContent = `${c.enterprise} · ${flag(c.country)} ${countryName(c.country)} · ${SECTORS[c.sector] || c.sector}`;
+    meta.append(`${c.enterprise} · `, flag(c.country), ` ${countryName(c.country)} · ${sectorName(c.sector)}`);
     text.append(title, meta); li.append(rank, text);
     return li;
   }));
 }
 
-function render(doc) {
-  const t = doc.totals;
-  setFigure("fig-delegates", t.delegates.registered.toLocaleString("en"));
-  setFigure("fig-countries", t.delegates.countries.toLocaleString("en"));
-  setFigure("fig-projects", t.projects.signed.toLocaleString("en"));
-  setFigure("fig-yuan", billions(t.projects.amount_cny));
-  setFigure("fig-network", t.network.countries.toLocaleString("en"));
+// bump: flash the figures that changed (not when only the language did).
+function render(doc, bump = true) {
+  lastDoc = doc;
+  const totals = doc.totals;
+  setFigure("fig-delegates", totals.delegates.registered.toLocaleString("en"), bump);
+  setFigure("fig-countries", totals.delegates.countries.toLocaleString("en"), bump);
+  setFigure("fig-projects", totals.projects.signed.toLocaleString("en"), bump);
+  setFigure("fig-yuan", bigAmount(totals.projects.amount_cny), bump);
+  setFigure("fig-network", totals.network.countries.toLocaleString("en"), bump);
   const e = doc.edition;
-  document.getElementById("edition-text").innerHTML = "";
+  const edition = document.getElementById("edition-text");
   if (e) {
     const strong = document.createElement("strong");
-    strong.textContent = `${ordinal(e.number)} edition · ${e.city || e.host} · ${e.starts_on}`;
-    document.getElementById("edition-text").append(strong, ` — host: ${e.host}`);
+    strong.textContent = `${t().edition(e.number)} · ${e.city || e.host} · ${e.starts_on}`;
+    edition.replaceChildren(strong, t().host(e.host));
   } else {
-    document.getElementById("edition-text").textContent = "Waiting for the first edition…";
+    edition.textContent = t().waiting;
   }
   const n = doc.next_edition;
-  document.getElementById("next-edition").textContent =
-    n ? `Next: ${ordinal(n.number)} edition in ${n.host}${n.city ? ` (${n.city})` : ""}, ${n.year}` : "";
+  document.getElementById("next-edition").textContent = n ? t().next(n) : "";
   countryRows = doc.countries.map((r) => ({...r, name: countryName(r.country), amount_fen: fen(r.amount_cny)}));
   renderCountries();
-  renderSectors(t.projects.by_sector);
+  renderSectors(totals.projects.by_sector);
   renderCases(doc.cases);
-  if (t.updated_at) document.getElementById("updated").textContent = `Last change ${new Date(t.updated_at).toLocaleTimeString()}.`;
+  if (totals.updated_at) {
+    const time = new Date(totals.updated_at).toLocaleTimeString(t().htmlLang);
+    document.getElementById("updated").textContent = t().updated(time);
+  }
 }
+
+function setLive(live) {
+  status = live ? "live" : "reconnecting";
+  document.body.classList.toggle("reconnecting", !live);
+  document.getElementById("status").textContent = t()[status];
+}
+
+// Every label in the chosen language; the figures again, for the country names, sectors and units.
+function applyLang() {
+  const text = t();
+  document.documentElement.lang = text.htmlLang;
+  document.title = text.pageTitle;
+  for (const el of document.querySelectorAll("[data-text]")) el.textContent = text[el.dataset.text];
+  const button = document.getElementById("lang-switch");
+  button.textContent = text.switchTo; button.lang = text.switchLang;
+  document.getElementById("status").textContent = text[status];
+  if (lastDoc) render(lastDoc, false);
+  else document.getElementById("edition-text").textContent = text.waiting;
+}
+
+document.getElementById("lang-switch").addEventListener("click", () => {
+  lang = lang === "zh" ? "en" : "zh";
+  try { localStorage.setItem("lang", lang); } catch { /* storage disabled: the choice lasts this visit */ }
+  const url = new URL(location.href);
+  if (url.searchParams.has("lang")) { url.searchParams.set("lang", lang); history.replaceState(null, "", url); }
+  applyLang();
+});
 
 for (const th of document.querySelectorAll("#country-table th")) {
   th.addEventListener("click", () => {
@@ -113,11 +199,6 @@ for (const th of document.querySelectorAll("#country-table th")) {
   });
 }
 
-function setLive(live) {
-  document.body.classList.toggle("reconnecting", !live);
-  document.getElementById("status").textContent = live ? "live" : "reconnecting…";
-}
-
 function connect() {
   const source = new EventSource("stream");
   source.addEventListener("open", () => setLive(true));
@@ -125,4 +206,7 @@ function connect() {
   source.addEventListener("error", () => setLive(false));   // EventSource retries by itself
 }
 
-fetch("overview").then((r) => r.json()).then(render).catch(() => setLive(false)).finally(connect);
+applyLang();
+// The names first (a missing file leaves the codes), then the figures, then the stream.
+fetch("static/countries.json").then((r) => r.json()).then((names) => { countryNames = names; }).catch(() => {})
+  .then(() => fetch("overview")).then((r) => r.json()).then(render).catch(() => setLive(false)).finally(connect);
