@@ -139,6 +139,9 @@ class PlatformSettings(BaseSettings):
     stream_send_timeout_seconds: float = Field(default=10.0, gt=0)
     # Requests one client address may make to a public write (self-registration) per process, in the
     # `limits` notation ("10/minute", "100/hour"); beyond it 429 with Retry-After.
+    # Delegates of editions that ended more than this many days ago are erased automatically (issue 15);
+    # unset: kept until erased on request.
+    retention_days: int | None = Field(default=None, ge=1)
     public_rate_limit: str = Field(default="10/minute", pattern=r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?$")
 
     @field_validator("admin_token")

@@ -20,6 +20,7 @@ from services.registration.schemas import (
     Delegate,
     DelegateCancelledOut,
     DelegateCreate,
+    DelegateErasedOut,
     DelegateUpdate,
     Edition,
     EditionCreate,
@@ -249,6 +250,26 @@ async def approve_delegate(delegate_id: str, uow: RegistrationUowDep) -> Delegat
              responses={409: {"description": "the registration is not pending"}})
 async def reject_delegate(delegate_id: str, body: Rejection, uow: RegistrationUowDep) -> Delegate:
     return _delegate(await service.reject_delegate(uow=uow, delegate_id=delegate_id, reason=body.reason))
+
+
+# -- erasure (issue 15) -------------------------------------------------------------------------------------
+
+Eraser = Depends(personal_links.PersonalAccess("registrar"))
+
+
+@router.post("/delegates/{delegate_id}/erase", response_model=DelegateErasedOut, tags=["delegates"],
+             dependencies=[Eraser],
+             summary="Erase the delegate's personal data (PIPL Art. 47, GDPR Art. 17); every count stays",
+             description="By a registrar, or by the delegate with their personal link (`?token=` or "
+                         "`X-Personal-Token`). Name, e-mail, phone, city, organisation and badge are replaced "
+                         "by a tombstone here, in stored answers and in exports; country, category, status and "
+                         "check-in stay, so `/stats` and `/totals` do not move. Emits `delegate_erased` (no "
+                         "personal data) once; erasing again answers the same.")
+async def erase_delegate(delegate_id: str, uow: RegistrationUowDep, response: Response) -> DelegateErasedOut:
+    erased = await service.erase_delegate(uow=uow, delegate_id=delegate_id)
+    response.headers["Cache-Control"] = "no-store"
+    assert erased.erased_at is not None
+    return DelegateErasedOut(id=erased.id, status=erased.status, erased_at=erased.erased_at)
 
 
 # -- check-in -----------------------------------------------------------------------------------------------

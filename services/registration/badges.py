@@ -17,7 +17,7 @@ import pycountry
 import segno
 from fpdf import FPDF
 
-from services.registration.domain import Delegate, check_approved
+from services.registration.domain import Delegate, check_approved, check_not_erased
 from shared.errors import DomainError
 from shared.events.types import DelegateStatus
 
@@ -95,4 +95,5 @@ def check_badge_allowed(delegate: Delegate) -> None:
     """A cancelled registration has no badge, nor one not (yet) approved (409)."""
     if delegate.status is DelegateStatus.cancelled:
         raise BadgeUnavailable(f"delegate {delegate.id} is cancelled; a cancelled registration has no badge")
+    check_not_erased(delegate)
     check_approved(delegate, "the badge is issued once a registrar approves the registration")

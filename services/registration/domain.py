@@ -103,6 +103,11 @@ class RegistrationRejected(InvalidTransition):
     title = "The registration was rejected"
 
 
+class DelegateErased(InvalidTransition):
+    code = "delegate_erased"
+    title = "The delegate's personal data was erased"
+
+
 class InvitationNotFound(NotFound):
     code = "invitation_not_found"
 
@@ -229,6 +234,8 @@ class Delegate:
     invitation_id: str | None = None
     decided_at: datetime | None = None
     rejection_reason: str | None = None
+    # Erasure (issue 15): the personal data is gone, a tombstone stands in; counts and check-in state stay.
+    erased_at: datetime | None = None
 
     @property
     def countable(self) -> CountableState:
@@ -454,7 +461,8 @@ def visible_to_anonymous(delegate: Delegate) -> bool:
 
 
 def check_changeable(delegate: Delegate) -> None:
-    """A cancelled or rejected registration is closed: register again rather than edit it."""
+    """A cancelled, rejected or erased registration is closed: register again rather than edit it."""
+    check_not_erased(delegate)
     if delegate.status == DelegateStatus.rejected:
         raise RegistrationRejected("the registration was rejected and can no longer be changed")
     if delegate.status == DelegateStatus.cancelled:
@@ -611,6 +619,31 @@ def reject(delegate: Delegate, *, reason: str, now: datetime) -> tuple[Delegate,
     _decided(delegate)
     rejected = replace(delegate, status=DelegateStatus.rejected, decided_at=now, rejection_reason=reason)
     return rejected, events.DelegateRejected(**_state(rejected), previous=_previous(delegate))
+
+
+# -- erasure (issue 15) -------------------------------------------------------------------------------------
+
+ERASED_NAME = "[erased]"
+
+
+def check_not_erased(delegate: Delegate) -> None:
+    if delegate.erased_at is not None:
+        raise DelegateErased(f"the delegate's personal data was erased at {rfc3339(delegate.erased_at)}",
+                             erased_at=rfc3339(delegate.erased_at))
+
+
+def erase(delegate: Delegate, *, now: datetime) -> tuple[Delegate, events.DelegateErased | None]:
+    """The delegate as a tombstone: every personal field replaced or cleared (the badge code too, so the QR
+    code no longer opens anything); edition, country, category, status and times stay, so no count moves.
+    Erasing again changes nothing (None: no second event)."""
+    if delegate.erased_at is not None:
+        return delegate, None
+    erased = replace(
+        delegate, full_name=ERASED_NAME, name_zh=None, city=None, organization=None,
+        # Both unique columns keep a value of their own (the id is unique) that names nobody.
+        email=f"erased-{delegate.id}@erased.invalid", phone=None, badge_code=f"erased-{delegate.id}",
+        listed_publicly=False, rejection_reason=None, erased_at=now)
+    return erased, events.DelegateErased(**_state(erased), erased_at=now)
 
 
 # -- invitations --------------------------------------------------------------------------------------------

@@ -84,6 +84,8 @@ delegates = Table(
     Column("invitation_id", String(36), ForeignKey("invitations.id"), nullable=True),
     Column("decided_at", UtcDateTime(), nullable=True),
     Column("rejection_reason", String(500), nullable=True),
+    # Erasure: when the personal data was replaced by a tombstone.
+    Column("erased_at", UtcDateTime(), nullable=True),
     UniqueConstraint("edition_id", "email_normalized", name="uq_delegates_edition_email"),
     Index("ix_delegates_edition_status_country", "edition_id", "status", "country"),
 )

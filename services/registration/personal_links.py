@@ -65,6 +65,8 @@ class PersonalAccess(RoleCheck):
     A :class:`RoleCheck`, so the OpenAPI document and the request limits know the staff roles; the route's
     description names the personal link as the alternative to a bearer token."""
 
+    accepts_personal_link = True
+
     def __init__(self, *roles: Role) -> None:
         super().__init__(frozenset(roles) | {"admin"})
 

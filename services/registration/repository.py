@@ -9,8 +9,9 @@ session's row lock serialises every change to its enrolments, and the seat const
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol, Self
 
 from sqlalchemy import Row, Table, delete, distinct, func, select, update
@@ -31,7 +32,7 @@ from services.registration.domain import (
     Session,
     SessionKind,
 )
-from services.registration.models import delegates, editions, enrollments, invitations, scans, sessions
+from services.registration.models import delegates, editions, enrollments, invitations, platform, scans, sessions
 from shared.db.engine import is_foreign_key_violation
 from shared.db.pagination import keyset_page
 from shared.db.records import get_or_raise
@@ -58,7 +59,8 @@ def delegate_from_row(row: Row[Any]) -> Delegate:
                     phone=row.phone, category=DelegateCategory(row.category), status=DelegateStatus(row.status),
                     badge_code=row.badge_code, registered_at=row.registered_at, checked_in_at=row.checked_in_at,
                     cancelled_at=row.cancelled_at, listed_publicly=bool(row.listed_publicly),
-                    invitation_id=row.invitation_id, decided_at=row.decided_at, rejection_reason=row.rejection_reason)
+                    invitation_id=row.invitation_id, decided_at=row.decided_at, rejection_reason=row.rejection_reason,
+                    erased_at=row.erased_at)
 
 
 def invitation_from_row(row: Row[Any]) -> Invitation:
@@ -87,7 +89,7 @@ def _delegate_columns(delegate: Delegate) -> dict[str, Any]:
         "registered_at": delegate.registered_at, "checked_in_at": delegate.checked_in_at,
         "cancelled_at": delegate.cancelled_at, "listed_publicly": delegate.listed_publicly,
         "invitation_id": delegate.invitation_id, "decided_at": delegate.decided_at,
-        "rejection_reason": delegate.rejection_reason,
+        "rejection_reason": delegate.rejection_reason, "erased_at": delegate.erased_at,
     }
 
 
@@ -119,6 +121,14 @@ class DelegateRepository(Protocol):
         ...
 
     async def lock_by_badge(self, badge_code: str) -> Delegate: ...
+
+    async def lock_expired(self, *, ended_before: date, limit: int) -> list[Delegate]:
+        """Delegates not yet erased of editions that ended before ``ended_before``, locked (retention)."""
+        ...
+
+    async def erase_traces(self, delegate_id: str) -> None:
+        """Replace what other tables keep of the delegate's personal data: stored idempotent answers, scans."""
+        ...
 
     async def lock_by_badges(self, badge_codes: Sequence[str]) -> dict[str, Delegate]:
         """The delegates holding these badge codes, by code, locked in id order (no deadlock between devices)."""
@@ -262,6 +272,22 @@ class SqlDelegates:
             missing=domain.BadgeNotFound("no delegate holds this badge code; check that the whole QR code was "
                                          "scanned, or send the delegate to the registration desk",
                                          field="badge_code"))
+
+    async def lock_expired(self, *, ended_before: date, limit: int) -> list[Delegate]:
+        ended = select(editions.c.id).where(editions.c.ends_on < ended_before)
+        rows = await self.conn.execute(select(delegates).where(delegates.c.erased_at.is_(None),
+                                                               delegates.c.edition_id.in_(ended))
+                                       .order_by(delegates.c.id).limit(limit).with_for_update())
+        return [delegate_from_row(r) for r in rows]
+
+    async def erase_traces(self, delegate_id: str) -> None:
+        # An answer stored for an Idempotency-Key names the delegate (a retry then gets the tombstone); a
+        # uuid in a JSON body is not found by chance in another answer.
+        keys = platform.idempotency_keys
+        await self.conn.execute(update(keys).where(keys.c.response_body.contains(delegate_id)).values(
+            response_body=json.dumps({"id": delegate_id, "erased": True}), response_headers=None))
+        await self.conn.execute(update(scans).where(scans.c.delegate_id == delegate_id)
+                                .values(badge_code=f"erased-{delegate_id}"))
 
     async def lock_by_badges(self, badge_codes: Sequence[str]) -> dict[str, Delegate]:
         rows = await self.conn.execute(select(delegates).where(delegates.c.badge_code.in_(sorted(set(badge_codes))))

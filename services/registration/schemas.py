@@ -143,6 +143,12 @@ class Delegate(BaseModel):
                                          "only.")
 
 
+class DelegateErasedOut(BaseModel):
+    id: str
+    status: DelegateStatus = Field(description="Unchanged: an erased delegate still counts as before.")
+    erased_at: datetime = Field(description="When the personal data was replaced by a tombstone.")
+
+
 class DelegateCancelledOut(BaseModel):
     id: str
     status: DelegateStatus

@@ -6,8 +6,9 @@ session rows in id order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -245,6 +246,47 @@ async def check_in_offline(*, uow: RegistrationUnitOfWork, device_id: str, scans
         await uow.scans.add(device_id, new, resolved.outcomes, now=now)
         await uow.commit()
     return [known.get(s.nonce) or resolved.outcomes[s.nonce] for s in scans]
+
+
+# -- erasure (issue 15) -------------------------------------------------------------------------------------
+
+
+async def erase_delegate(*, uow: RegistrationUnitOfWork, delegate_id: str) -> Delegate:
+    """Replaces the delegate's personal data by a tombstone, here and wherever this service kept a copy, and
+    announces it (``delegate_erased``); counts stay. Erasing again changes nothing."""
+    async with uow:
+        delegate = await uow.delegates.lock(delegate_id)
+        erased, event = domain.erase(delegate, now=datetime.now(UTC))
+        if event is not None:
+            await uow.delegates.save(erased, was=delegate)
+            await uow.delegates.erase_traces(delegate_id)
+            uow.emit(event, subject=delegate_id)
+            await uow.commit()
+    return erased
+
+
+RETENTION_BATCH = 500
+
+
+async def erase_expired(uow_factory: Callable[[], RegistrationUnitOfWork], *, retention_days: int,
+                        now: datetime) -> int:
+    """Erases every delegate of the editions that ended more than ``retention_days`` ago, a batch per
+    transaction; returns how many."""
+    ended_before = (now - timedelta(days=retention_days)).date()
+    erased = 0
+    while True:
+        async with uow_factory() as uow:
+            due = await uow.delegates.lock_expired(ended_before=ended_before, limit=RETENTION_BATCH)
+            for delegate in due:
+                tombstone, event = domain.erase(delegate, now=now)
+                assert event is not None  # lock_expired returns delegates not erased yet
+                await uow.delegates.save(tombstone, was=delegate)
+                await uow.delegates.erase_traces(delegate.id)
+                uow.emit(event, subject=delegate.id)
+            await uow.commit()
+        erased += len(due)
+        if len(due) < RETENTION_BATCH:
+            return erased
 
 
 async def delegate_figures(conn: AsyncConnection, *, edition_id: str | None) -> DelegateFigures:

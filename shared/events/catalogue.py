@@ -38,6 +38,7 @@ _DEFINITIONS = [
     EventDefinition("registration", "delegate_checked_in", 1, registration.DelegateCheckedIn),
     EventDefinition("registration", "delegate_approved", 1, registration.DelegateApproved),
     EventDefinition("registration", "delegate_rejected", 1, registration.DelegateRejected),
+    EventDefinition("registration", "delegate_erased", 1, registration.DelegateErased),
     EventDefinition("registration", "session_enrollment_changed", 1, registration.SessionEnrollmentChanged),
     EventDefinition("projects", "project_signed", 1, projects.ProjectSigned),
     EventDefinition("projects", "project_amended", 1, projects.ProjectAmended),

@@ -81,6 +81,13 @@ class DelegateRejected(DelegateState):
     previous: DelegatePrevious
 
 
+class DelegateErased(DelegateState):
+    """The delegate's personal data was erased on request or by retention (PIPL Art. 47, GDPR Art. 17): the
+    counts stay; integrators must drop whatever personal data of this delegate they hold (docs/integrators.md)."""
+
+    erased_at: datetime
+
+
 class SessionEnrollmentChanged(_Payload):
     session_id: str
     edition_id: str

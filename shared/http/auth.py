@@ -37,6 +37,9 @@ class RoleCheck:
     the check below enforces them, ``shared.http.limits`` refuses an anonymous write from them before its
     body is read, and ``shared.http.openapi`` documents them (``security`` and the operation's text)."""
 
+    # A delegate's personal link may stand in for the token (services.registration.personal_links).
+    accepts_personal_link = False
+
     def __init__(self, roles: frozenset[str]) -> None:
         self.roles = roles
 
@@ -87,6 +90,7 @@ class Access:
 
     roles: frozenset[str] = frozenset()  # the token must hold one of them; empty: no token needed
     reads_token: bool = False  # an optional token shows more (``current_roles``: e.g. delegates without consent)
+    personal_link: bool = False  # a personal link (``?token=`` or ``X-Personal-Token``) may stand in for the token
 
     @property
     def protected(self) -> bool:
@@ -96,10 +100,12 @@ class Access:
 def access(dependant: Dependant) -> Access:
     """The :class:`Access` of a route from its dependency tree: its :class:`RoleCheck`, if any."""
     calls = [d.call for d in _walk(dependant)]
-    checks = {call.roles for call in calls if isinstance(call, RoleCheck)}
+    role_checks = [call for call in calls if isinstance(call, RoleCheck)]
+    checks = {call.roles for call in role_checks}
     if len(checks) > 1:  # "one of these, and one of those" is not a rule this platform has, nor documents
         raise ValueError(f"a route holds one role check, not {len(checks)}: {sorted(map(sorted, checks))}")
-    return Access(roles=next(iter(checks), frozenset()), reads_token=current_roles in calls)
+    return Access(roles=next(iter(checks), frozenset()), reads_token=current_roles in calls,
+                  personal_link=any(call.accepts_personal_link for call in role_checks))
 
 
 def route_table(routes: Sequence[BaseRoute]) -> list[tuple[Any, Access]]:

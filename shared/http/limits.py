@@ -49,6 +49,12 @@ class _Refused(HTTPException):
         self.status, self.code, self.title = status, code, title
 
 
+def _carries_personal_link(scope: Scope) -> bool:
+    query = scope.get("query_string", b"")
+    return header_value(scope, b"x-personal-token") is not None or any(
+        part.startswith(b"token=") for part in query.split(b"&"))
+
+
 class RequestLimitsMiddleware:
     def __init__(self, app: ASGIApp, *, settings: PlatformSettings,
                  routes: Callable[[], Sequence[BaseRoute]]) -> None:
@@ -58,13 +64,14 @@ class RequestLimitsMiddleware:
         self._table: list[tuple[Any, Access]] | None = None
 
     def _needs_role(self, scope: Scope) -> bool:
-        """Whether the route this request goes to (the first that matches fully) needs a role."""
+        """Whether the route this request goes to (the first that matches fully) needs a role: not when it
+        takes a personal link and the request carries one (the route's dependency checks it)."""
         if self._table is None:  # built on first use: the routers are all included by then
             self._table = route_table(self._routes())
         for route, access in self._table:
             match, _ = route.matches(scope)
             if match == Match.FULL:
-                return access.protected
+                return access.protected and not (access.personal_link and _carries_personal_link(scope))
         return False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Self
 
@@ -82,6 +82,15 @@ class FakeDelegates:
             if delegate.badge_code == badge_code:
                 return delegate
         raise domain.BadgeNotFound("no delegate holds this badge code", field="badge_code")
+
+    async def lock_expired(self, *, ended_before: date, limit: int) -> list[Delegate]:
+        ended = {e.id for e in self.tables.editions.values() if e.ends_on < ended_before}
+        due = sorted((d for d in self.tables.delegates.values() if d.erased_at is None and d.edition_id in ended),
+                     key=lambda d: d.id)
+        return due[:limit]
+
+    async def erase_traces(self, delegate_id: str) -> None:
+        pass  # the fakes keep no idempotent answers; scans hold no badge code
 
     async def lock_by_badges(self, badge_codes: Sequence[str]) -> dict[str, Delegate]:
         wanted = set(badge_codes)
