@@ -255,14 +255,21 @@ async def erase_delegate(*, uow: RegistrationUnitOfWork, delegate_id: str) -> De
     """Replaces the delegate's personal data by a tombstone, here and wherever this service kept a copy, and
     announces it (``delegate_erased``); counts stay. Erasing again changes nothing."""
     async with uow:
-        delegate = await uow.delegates.lock(delegate_id)
-        erased, event = domain.erase(delegate, now=datetime.now(UTC))
-        if event is not None:
-            await uow.delegates.save(erased, was=delegate)
-            await uow.delegates.erase_traces(delegate_id)
-            uow.emit(event, subject=delegate_id)
+        erased, changed = await _erase(uow, await uow.delegates.lock(delegate_id), now=datetime.now(UTC))
+        if changed:
             await uow.commit()
     return erased
+
+
+async def _erase(uow: RegistrationUnitOfWork, delegate: Delegate, *, now: datetime) -> tuple[Delegate, bool]:
+    """Erases a delegate whose row the caller has locked, and the copies of their data; False: erased before."""
+    erased, event = domain.erase(delegate, now=now)
+    if event is None:
+        return erased, False
+    await uow.delegates.save(erased, was=delegate)
+    await uow.delegates.erase_traces(delegate.id)
+    uow.emit(event, subject=delegate.id)
+    return erased, True
 
 
 RETENTION_BATCH = 500
@@ -277,12 +284,8 @@ async def erase_expired(uow_factory: Callable[[], RegistrationUnitOfWork], *, re
     while True:
         async with uow_factory() as uow:
             due = await uow.delegates.lock_expired(ended_before=ended_before, limit=RETENTION_BATCH)
-            for delegate in due:
-                tombstone, event = domain.erase(delegate, now=now)
-                assert event is not None  # lock_expired returns delegates not erased yet
-                await uow.delegates.save(tombstone, was=delegate)
-                await uow.delegates.erase_traces(delegate.id)
-                uow.emit(event, subject=delegate.id)
+            for delegate in due:  # none erased before: lock_expired leaves those out
+                await _erase(uow, delegate, now=now)
             await uow.commit()
         erased += len(due)
         if len(due) < RETENTION_BATCH:
