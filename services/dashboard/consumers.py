@@ -162,7 +162,7 @@ PROJECTIONS: tuple[EntityProjection[Any, Any], ...] = (
 def _edition_row(payload: EditionOpened) -> dict[str, Any]:
     return {"edition_id": payload.edition_id, "number": payload.number, "year": payload.year,
             "host": payload.host.value, "city": payload.city, "theme": payload.theme,
-            "starts_on": payload.starts_on.isoformat()}
+            "starts_on": payload.starts_on.isoformat(), "ends_on": payload.ends_on.isoformat()}
 
 
 async def apply_events(conn: AsyncConnection, events: list[tuple[CloudEvent, BaseModel]]) -> None:

@@ -17,6 +17,7 @@ editions = Table(
     Column("city", String(100), nullable=True),
     Column("theme", String(300), nullable=True),
     Column("starts_on", String(10), nullable=False),
+    Column("ends_on", String(10), nullable=True),  # null on rows written before it was kept
 )
 
 seen_delegates = Table(

@@ -41,6 +41,8 @@ class EditionRow(BaseModel):
     city: str | None
     theme: str | None
     starts_on: str = Field(description="ISO date.")
+    ends_on: str | None = Field(default=None, description="ISO date of the last day (null until a rebuild for "
+                                "editions read before it was kept).")
 
 
 class CaseRow(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from devkit.processes import ADMIN_TOKEN, EmbeddedPlatform
+from services.dashboard.domain import CONFERENCE_TIME
 from tests.support.bodies import project_body
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -207,3 +209,66 @@ async def test_the_page_switches_to_chinese_with_its_own_font_and_flags(platform
     await expect(chinese.locator("[data-text='byCountry']")).to_have_text("按国家和地区")
     await expect(chinese.locator("#country-table tbody tr[data-country='KE'] td").first).to_have_text("肯尼亚",
                                                                                                    timeout=20_000)
+
+
+async def _bars(page: Page) -> list[str]:
+    return [text.strip() for text in await page.locator("#timeline-chart g title").all_text_contents()]
+
+
+async def test_the_page_draws_registrations_and_check_ins_over_time(platform: EmbeddedPlatform,
+                                                                   browser: Browser) -> None:
+    """The timeline panel: today's registrations and check-ins as today's bars (per day, as the edition is over),
+    redrawn as scans arrive; per ten minutes at a click; and the self-registrations waiting for approval beside
+    the delegates figure."""
+    registration = platform.url("registration")
+    today = datetime.now(CONFERENCE_TIME).date().isoformat()
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30) as client:
+        edition = (await client.post(f"{registration}/editions", json={
+            "year": 2025, "city": "Chongqing", "starts_on": "2025-07-30", "ends_on": "2025-07-31"})).json()
+        for n, country in enumerate(["MY", "SG", "TH"]):
+            await _register(client, registration, edition["id"], n, country)
+
+        page = await browser.new_page(viewport={"width": 1920, "height": 1080}, locale="en-US")
+        await page.goto(platform.url("dashboard") + "/")
+        await expect(page.locator("#fig-delegates")).to_have_text("3", timeout=20_000)
+        chart = page.locator("#timeline-chart")
+        await expect(chart).to_have_attribute("data-span", "day")
+        await expect(page.locator(".span-switch button[data-span='day']")).to_have_attribute("aria-pressed", "true")
+        await expect(chart.locator("g title")).to_have_text([f"{today}: 3 registered, 0 checked in"], timeout=20_000)
+        await expect(chart.locator("rect.registered")).to_have_count(1)
+        await expect(page.locator("#fig-pending")).to_have_text("")
+
+        delegates = (await client.get(f"{registration}/delegates", params={"edition_id": edition["id"]})).json()
+        for delegate in delegates["items"][:2]:
+            scanned = await client.post(f"{registration}/check-ins", json={"badge_code": delegate["badge_code"]})
+            assert scanned.status_code in (200, 201), scanned.text
+        # Redrawn from the stream's updates, without a reload.
+        await expect(chart.locator("g title")).to_have_text([f"{today}: 3 registered, 2 checked in"], timeout=20_000)
+        await expect(page.locator("#timeline-summary")).to_have_text("3 registered · 2 checked in")
+
+        invitation = await client.post(f"{registration}/invitations", json={
+            "edition_id": edition["id"], "label": "Malaysian delegation", "seats": 5, "country": "MY",
+            "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat()})
+        assert invitation.status_code == 201, invitation.text
+    async with httpx.AsyncClient(timeout=30) as anonymous:
+        pending = await anonymous.post(f"{registration}/registrations", json={
+            "invitation_code": invitation.json()["code"], "full_name": "Tan Wei Ming", "country": "MY",
+            "email": "tan.wei.ming@example.com"})
+        assert pending.status_code == 201, pending.text
+    await expect(page.locator("#fig-pending")).to_have_text("+1 awaiting approval", timeout=20_000)
+    await expect(page.locator("#fig-delegates")).to_have_text("3")  # pending ones are not registered yet
+
+    await page.locator(".span-switch button[data-span='10min']").click()
+    await expect(chart).to_have_attribute("data-span", "10min", timeout=20_000)
+    titles = await _bars(page)
+    assert titles and all(title.startswith(today) for title in titles), titles
+    # Every ten minutes of today up to the last registration or scan, the quiet ones as zeros: the sums stay.
+    await expect(page.locator("#timeline-summary")).to_have_text("3 registered · 2 checked in")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "live-page-timeline.png"))
+
+    await page.locator("#lang-switch").click()
+    await expect(page.locator("[data-text='timeline']")).to_have_text("注册与签到")
+    await expect(page.locator("#fig-pending")).to_have_text("另有1人待审核")
+    await expect(page.locator("#timeline-summary")).to_have_text("注册 3 · 签到 2")
+    await page.screenshot(path=str(ARTIFACTS / "live-page-timeline-zh.png"))

@@ -56,3 +56,17 @@ async def test_a_bad_span_is_a_clear_422(d: Deployment) -> None:
                    field="query.span")
     empty = (await d["dashboard"].get("/timeline", params={"edition_id": "none"})).json()
     assert empty["buckets"] == []
+
+
+async def test_the_live_page_knows_the_conference_days(d: Deployment) -> None:
+    """/overview gives the edition's first and last day: the page draws ten-minute buckets between them."""
+    edition = await open_edition(d)
+
+    async def shown() -> dict[str, Any]:
+        body: dict[str, Any] = (await d["dashboard"].get("/overview")).json()
+        shown_edition: dict[str, Any] = body["edition"]
+        assert shown_edition["edition_id"] == edition["id"]
+        return shown_edition
+
+    shown_edition = await eventually(shown, timeout=20)
+    assert (shown_edition["starts_on"], shown_edition["ends_on"]) == (edition["starts_on"], edition["ends_on"])

@@ -30,6 +30,13 @@ const WORDS = {
          (n) => `下一届：第${n.number}届，${n.host}${n.city ? `（${n.city}）` : ""}，${n.year}年`],
   updated: [(time) => `Last change ${time}.`, (time) => `最后更新 ${time}。`],
   inBigUnit: [(v) => `¥${v} bn`, (v) => `¥${v}亿`],
+  pending: [(n) => (n ? `+${n.toLocaleString("en")} awaiting approval` : ""), (n) => (n ? `另有${n}人待审核` : "")],
+  timeline: ["Registrations and check-ins", "注册与签到"],
+  perDay: ["per day", "按日"], perTenMinutes: ["per 10 minutes", "每10分钟"],
+  registeredKey: ["registered", "注册"], checkedInKey: ["checked in", "签到"],
+  noTimeline: ["No registrations yet.", "暂无注册。"],
+  inView: [(r, c) => `${r} registered · ${c} checked in`, (r, c) => `注册 ${r} · 签到 ${c}`],
+  bucket: [(when, r, c) => `${when}: ${r} registered, ${c} checked in`, (when, r, c) => `${when}：注册 ${r}，签到 ${c}`],
 };
 const SECTORS = {
   green_energy: ["Green energy", "绿色能源"], digital_economy: ["Digital economy", "数字经济"],
@@ -143,6 +150,7 @@ function render(doc, bump = true) {
   setFigure("fig-projects", totals.projects.signed.toLocaleString("en"), bump);
   setFigure("fig-yuan", bigAmount(totals.projects.amount_cny), bump);
   setFigure("fig-network", totals.network.countries.toLocaleString("en"), bump);
+  document.getElementById("fig-pending").textContent = t().pending(totals.delegates.pending || 0);
   const e = doc.edition;
   const edition = document.getElementById("edition-text");
   if (e) {
@@ -158,10 +166,123 @@ function render(doc, bump = true) {
   renderCountries();
   renderSectors(totals.projects.by_sector);
   renderCases(doc.cases);
+  renderTimeline();
+  refreshTimeline(doc);
   if (totals.updated_at) {
     const time = new Date(totals.updated_at).toLocaleTimeString(t().htmlLang);
     document.getElementById("updated").textContent = t().updated(time);
   }
+}
+
+// The timeline (GET /timeline): per day while delegates register, per ten minutes on the conference days
+// (conference time, UTC+8), unless the viewer picks one (the buttons, or ?span= on a hall screen's URL).
+const SPANS = {day: 86400000, "10min": 600000};
+const MAX_BARS = 72;                    // the last 72 buckets: ten weeks of days, or twelve hours of the day
+const TIMELINE_EVERY_MS = 3000;         // a busy stream refetches the timeline at most this often
+const CONFERENCE_OFFSET_MS = 8 * 3600000;
+const chosenSpan = new URLSearchParams(location.search).get("span");
+let pickedSpan = chosenSpan in SPANS ? chosenSpan : null, timelineDoc = null, timelineWanted = "";
+let timelineTimer = null, timelineFetched = 0;
+
+const conferenceTime = (ms) => new Date(ms + CONFERENCE_OFFSET_MS).toISOString().slice(0, 16);  // "2025-07-30T09:10"
+function currentSpan() {
+  if (pickedSpan) return pickedSpan;
+  const e = lastDoc && lastDoc.edition, today = conferenceTime(Date.now()).slice(0, 10);
+  return e && e.starts_on <= today && today <= (e.ends_on || e.starts_on) ? "10min" : "day";
+}
+
+// Refetches when the figures the timeline counts (or the span, or the edition) changed: at once when the viewer
+// asked, else at most every few seconds.
+function refreshTimeline(doc, now = false) {
+  const d = doc.totals.delegates;
+  const wanted = [currentSpan(), doc.edition ? doc.edition.edition_id : "", d.registered, d.checked_in].join("|");
+  if (wanted === timelineWanted) return;
+  timelineWanted = wanted;
+  if (now) { clearTimeout(timelineTimer); fetchTimeline(); } else if (timelineTimer === null) {
+    timelineTimer = setTimeout(fetchTimeline, Math.max(0, timelineFetched + TIMELINE_EVERY_MS - Date.now()));
+  }
+}
+
+function fetchTimeline() {
+  timelineTimer = null; timelineFetched = Date.now();
+  const [span, edition] = timelineWanted.split("|");
+  const query = new URLSearchParams({span, ...(edition ? {edition_id: edition} : {})});
+  fetch(`timeline?${query}`).then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+    .then((doc) => { if (doc.span === currentSpan()) { timelineDoc = doc; renderTimeline(); } })  // not a late one
+    .catch(() => { timelineWanted = ""; });  // the next update tries again
+}
+
+// The buckets to draw, gaps filled with zeros: every day, or the ten-minute buckets of the latest day.
+function timelineSlots(doc) {
+  const step = SPANS[doc.span], counts = new Map(doc.buckets.map((b) => [conferenceTime(Date.parse(b.start)), b]));
+  if (!doc.buckets.length) return [];
+  let first = Date.parse(doc.buckets[0].start);
+  const last = Date.parse(doc.buckets[doc.buckets.length - 1].start);
+  if (doc.span === "10min") first = Math.max(first, Date.parse(`${conferenceTime(last).slice(0, 10)}T00:00:00+08:00`));
+  first = Math.max(first, last - (MAX_BARS - 1) * step);
+  const slots = [];
+  for (let ms = first; ms <= last; ms += step) {
+    const when = conferenceTime(ms), b = counts.get(when);
+    slots.push({when, registered: b ? b.registered : 0, checked_in: b ? b.checked_in : 0});
+  }
+  return slots;
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attributes, text) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) el.setAttribute(name, String(value));
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+function renderTimeline() {
+  for (const button of document.querySelectorAll(".span-switch button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.span === currentSpan()));
+  }
+  const span = timelineDoc ? timelineDoc.span : currentSpan();  // the chart drawn until the other one comes
+  const chart = document.getElementById("timeline-chart");
+  const slots = timelineDoc ? timelineSlots(timelineDoc) : [];
+  const summary = document.getElementById("timeline-summary");
+  chart.dataset.span = span; chart.dataset.bars = String(slots.length);
+  if (!slots.length) {
+    chart.replaceChildren(svg("text", {x: 300, y: 90, "text-anchor": "middle", class: "empty"}, t().noTimeline));
+    summary.textContent = ""; return;
+  }
+  const [left, top, width, height] = [34, 8, 560, 130];
+  const max = Math.max(1, ...slots.map((s) => Math.max(s.registered, s.checked_in)));
+  const slot = width / slots.length, bar = Math.min(16, Math.max(1, slot * 0.4));  // a pair centred per slot
+  const label = (when) => (span === "day" ? when.slice(5, 10) : when.slice(11, 16));
+  const parts = [svg("line", {x1: left, y1: top + height, x2: left + width, y2: top + height, class: "axis"}),
+                 svg("text", {x: left - 4, y: top + 10, "text-anchor": "end"}, max.toLocaleString("en")),
+                 svg("text", {x: left - 4, y: top + height, "text-anchor": "end"}, "0")];
+  slots.forEach((s, i) => {
+    const x = left + i * slot + (slot - 2 * bar) / 2, group = svg("g", {"data-when": s.when});
+    group.append(svg("title", {}, t().bucket(span === "day" ? s.when.slice(0, 10) : s.when.replace("T", " "),
+                                             s.registered, s.checked_in)));
+    for (const [kind, value, offset] of [["registered", s.registered, 0], ["checked-in", s.checked_in, bar]]) {
+      const h = (value / max) * height;
+      group.append(svg("rect", {x: x + offset, y: top + height - h, width: bar, height: h, class: kind}));
+    }
+    parts.push(group);
+  });
+  const ticks = Math.min(slots.length, 6);  // a few times along the axis, the first and the last among them
+  for (let k = 0; k < ticks; k++) {
+    const i = ticks === 1 ? 0 : Math.round((k * (slots.length - 1)) / (ticks - 1));
+    parts.push(svg("text", {x: left + (i + 0.5) * slot, y: top + height + 16, "text-anchor": "middle"},
+                   label(slots[i].when)));
+  }
+  chart.replaceChildren(...parts);
+  const sum = (key) => slots.reduce((n, s) => n + s[key], 0).toLocaleString("en");
+  summary.textContent = t().inView(sum("registered"), sum("checked_in"));
+}
+
+for (const button of document.querySelectorAll(".span-switch button")) {
+  button.addEventListener("click", () => {
+    pickedSpan = button.dataset.span;
+    if (lastDoc) refreshTimeline(lastDoc, true);
+    renderTimeline();
+  });
 }
 
 function setLive(live) {
