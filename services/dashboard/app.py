@@ -10,10 +10,11 @@ from fastapi.staticfiles import StaticFiles
 from services.dashboard.api import STATIC_DIR, router
 from services.dashboard.consumers import SUBSCRIPTIONS
 from services.dashboard.metrics import install_business_metrics
-from services.dashboard.models import platform
+from services.dashboard.models import READ_MODEL_CHANNEL, platform
 from services.dashboard.refresher import SnapshotRefresher
 from services.dashboard.sse import StreamEndpoint
 from services.dashboard.stream import OverviewBroadcaster
+from shared.db.notifications import listen_forever
 from shared.http.app import create_service_app
 from shared.http.context import ServiceContext
 from shared.messaging.bus import Bus
@@ -43,6 +44,9 @@ def create_app(settings: ServiceSettings | None = None, *, bus: Bus | None = Non
     refresher = SnapshotRefresher(context.read_engine, on_refresh=broadcaster.publish)
     context.listeners.append(refresher.changed)
     context.background.append(lambda _context: refresher.run())
+    if context.read_engine.dialect.name == "postgresql":  # replicas: the others' commits refresh this one too
+        context.background.append(
+            lambda _context: listen_forever(context.read_engine.url, READ_MODEL_CHANNEL, refresher.changed))
     context.background.append(lambda _context: broadcaster.heartbeat())  # one keep-alive task for all viewers
     app.state.broadcaster = broadcaster
     install_business_metrics(app, refresher)

@@ -199,7 +199,7 @@ async def apply_events(conn: AsyncConnection, events: list[tuple[CloudEvent, Bas
                 "country": case.country}))
         else:
             await conn.execute(featured_cases.delete().where(featured_cases.c.case_id == case.case_id))
-    if delta or case_changes:
+    if delta or case_changes or edition_rows:
         await conn.execute(upsert_replacing(conn, read_model_state, ["name"],
                                             {"name": "totals", "updated_at": datetime.now(UTC)}))
 

@@ -101,6 +101,10 @@ featured_cases = Table(
     Column("country", String(2), nullable=False),
 )
 
+# NOTIFYed at the commit of every change to the read model (trigger of migration 0007): each replica's
+# snapshot refresher listens, so every replica's live page moves, not only the one whose consumer applied it.
+READ_MODEL_CHANNEL = "dashboard_read_model"
+
 read_model_state = Table(
     "read_model_state", metadata,
     Column("name", String(50), primary_key=True),

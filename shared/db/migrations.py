@@ -99,28 +99,38 @@ def drop_platform_tables() -> None:
         op.drop_table(table)
 
 
-def create_outbox_notify_trigger(service: str) -> None:
-    """PostgreSQL: NOTIFY the relay from a trigger when outbox rows are inserted.
+def create_notify_trigger(name: str, table: str, channel: str, *, after: str = "INSERT") -> None:
+    """PostgreSQL: NOTIFY ``channel`` from a trigger (function and trigger called ``name``) after each
+    statement that does ``after`` on ``table`` (shared.db.notifications listens).
 
     Delivered at commit like an explicit NOTIFY, but without a round trip of its own on every write.
     """
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute("""
-        CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    op.execute(f"""
+        CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             PERFORM pg_notify(TG_ARGV[0], '');
             RETURN NULL;
         END $$""")
-    op.execute(f"CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT "
-               f"EXECUTE FUNCTION outbox_notify('outbox_{service}')")
+    op.execute(f"CREATE TRIGGER {name} AFTER {after} ON {table} FOR EACH STATEMENT "
+               f"EXECUTE FUNCTION {name}('{channel}')")
+
+
+def drop_notify_trigger(name: str, table: str) -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+    op.execute(f"DROP FUNCTION IF EXISTS {name}()")
+
+
+def create_outbox_notify_trigger(service: str) -> None:
+    """PostgreSQL: NOTIFY the relay when outbox rows are inserted."""
+    create_notify_trigger("outbox_notify", "outbox", f"outbox_{service}")
 
 
 def drop_outbox_notify_trigger() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    op.execute("DROP TRIGGER IF EXISTS outbox_notify ON outbox")
-    op.execute("DROP FUNCTION IF EXISTS outbox_notify()")
+    drop_notify_trigger("outbox_notify", "outbox")
 
 
 def run_migrations(service_dir: Path, database_url: str) -> None:

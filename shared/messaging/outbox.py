@@ -24,10 +24,10 @@ from typing import Any, Protocol, Self
 import asyncpg
 from pydantic import BaseModel
 from sqlalchemy import Table, bindparam, delete, func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
 
+from shared.db.notifications import asyncpg_dsn
 from shared.db.tables import PlatformTables
 from shared.events import CATALOGUE, CloudEvent, new_event
 from shared.events.envelope import record_headers
@@ -272,8 +272,7 @@ class OutboxRelay:
 
     @contextlib.asynccontextmanager
     async def _postgres_leadership(self) -> AsyncIterator[Any]:
-        url = make_url(self.database_url).set(drivername="postgresql")
-        conn = await asyncpg.connect(url.render_as_string(hide_password=False), timeout=5)
+        conn = await asyncpg.connect(asyncpg_dsn(self.database_url), timeout=5)
         try:
             lock_key = zlib.crc32(f"outbox-relay:{self.outbox.service}".encode())
             # Blocks in the server until the current leader's session ends: a standby takes over at once.

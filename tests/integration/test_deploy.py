@@ -79,8 +79,9 @@ def test_prometheus_config_is_valid_and_scrapes_the_four_services() -> None:
     result = run_promtool("check", "config", "prometheus.yml")
     assert result.returncode == 0, result.stdout + result.stderr
     config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
-    jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
-    assert jobs == {name: [f"{name}:{SERVICE_PORTS[name]}"] for name in SERVICE_NAMES}
+    # Every replica of a service (docker compose --scale): the addresses Docker's DNS gives for its name.
+    jobs = {job["job_name"]: job["dns_sd_configs"] for job in config["scrape_configs"]}
+    assert jobs == {name: [{"names": [name], "type": "A", "port": SERVICE_PORTS[name]}] for name in SERVICE_NAMES}
     assert config["rule_files"] == ["alerts.yml"]
 
 
@@ -114,7 +115,7 @@ def test_grafana_provisioning_points_at_prometheus_and_the_dashboards(compose: d
 
 def test_compose_runs_the_whole_stack(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {*SERVICE_NAMES, "kafka", "postgres", "prometheus", "grafana"}
+    assert set(services) == {*SERVICE_NAMES, "kafka", "postgres", "gateway", "prometheus", "grafana"}
     assert services["kafka"]["image"] == "apache/kafka:3.9.1"
     kafka_env = env_of(services["kafka"])
     assert kafka_env["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft, single node
@@ -142,7 +143,9 @@ def test_compose_service_matches_its_settings(compose: dict[str, Any], name: str
     assert command[:2] == ["serve", name], command  # migrations run on start (conference serve)
     assert command[command.index("--port") + 1] == str(port)
     assert command[command.index("--host") + 1] == "0.0.0.0"
-    assert service["ports"] == [f"{port}:{port}"]
+    # No host port of its own, so that it scales (--scale); the gateway publishes it.
+    assert "ports" not in service and service["expose"] == [str(port)]
+    assert "container_name" not in service
     env = {k: interpolate(v, OPERATOR_ENV) for k, v in env_of(service).items()}
     assert env["CONFERENCE_BUS"] == "kafka"
     assert env["CONFERENCE_KAFKA_BOOTSTRAP"] == listeners(compose)["INTERNAL"]  # inside the network
@@ -165,6 +168,43 @@ def test_compose_service_matches_its_settings(compose: dict[str, Any], name: str
     probe = " ".join(service["healthcheck"]["test"])
     assert f"127.0.0.1:{port}/readyz" in probe
     assert service["stop_grace_period"], "SIGTERM needs time to drain"
+
+
+def nginx_servers(text: str) -> dict[int, str]:
+    """``{port: its server block}`` of an nginx configuration (comments dropped)."""
+    text = re.sub(r"#[^\n]*", "", text)
+    servers: dict[int, str] = {}
+    for start in (m.end() for m in re.finditer(r"\bserver\s*{", text)):
+        depth, end = 1, start
+        while depth:
+            depth += {"{": 1, "}": -1}.get(text[end], 0)
+            end += 1
+        block = text[start:end - 1]
+        port = re.search(r"\blisten\s+(\d+)\s*;", block)
+        assert port, block
+        servers[int(port.group(1))] = block
+    return servers
+
+
+def test_the_gateway_spreads_each_port_over_every_replica(compose: dict[str, Any]) -> None:
+    """The host reaches the services through the gateway: each service's port, proxied to its name, which
+    Docker's DNS resolves to every replica (re-resolved, so replicas may come and go)."""
+    gateway = compose["services"]["gateway"]
+    assert gateway["image"].startswith("nginx:") and gateway["image"] != "nginx:latest"
+    assert sorted(gateway["ports"]) == sorted(f"{port}:{port}" for port in SERVICE_PORTS.values())
+    [mount] = [v for v in gateway["volumes"] if v.endswith(":/etc/nginx/nginx.conf:ro")]
+    config = (ROOT / mount.split(":", 1)[0]).read_text()
+    assert re.search(r"\bresolver\s+127\.0\.0\.11\b[^;]*\bvalid=", config), "the replicas are looked up once only"
+    assert "non_idempotent" not in config, "a POST that reached a replica must not be resent to another"
+    servers = nginx_servers(config)
+    assert set(servers) == set(SERVICE_PORTS.values())
+    for name, port in SERVICE_PORTS.items():
+        # A variable in proxy_pass makes nginx resolve the name at request time, not once at start.
+        target = re.search(r"set\s+\$(\w+)\s+(\S+);.*proxy_pass\s+\$(\w+);", servers[port], re.S)
+        assert target and target.group(1) == target.group(3), servers[port]
+        assert target.group(2) == f"http://{name}:{port}"
+    assert "proxy_buffering off" in servers[SERVICE_PORTS["dashboard"]], "/stream must not be buffered"
+    assert "X-Forwarded-For" in config and env_of(compose["services"]["registration"])["FORWARDED_ALLOW_IPS"]
 
 
 @pytest.mark.parametrize(("service", "variable", "required"), [

@@ -80,9 +80,14 @@ class Platform:
 
     async def metric(self, service: str, name: str, **labels: str) -> float:
         """The sum of a metric's samples on ``service``'s /metrics whose labels include ``labels``."""
-        async with httpx.AsyncClient(timeout=10) as c:
-            text = (await c.get(f"{self.url(service)}/metrics")).text
-        return metric_sum(text, name, **labels)
+        return await process_metric(self.url(service), name, **labels)
+
+
+async def process_metric(url: str, name: str, **labels: str) -> float:
+    """The sum of a metric's samples on the /metrics at ``url`` whose labels include ``labels``."""
+    async with httpx.AsyncClient(timeout=10) as c:
+        text = (await c.get(f"{url}/metrics")).text
+    return metric_sum(text, name, **labels)
 
 
 def metric_sum(text: str, name: str, **labels: str) -> float:
@@ -155,6 +160,7 @@ class Attempt:
     error: str | None = None
     # The request never reached a server (connection refused): surely not accepted.
     unsent: bool = False
+    url: str = ""  # the process it was sent to
 
     @property
     def accepted(self) -> bool:
@@ -177,17 +183,21 @@ class LoadEnded(Exception):
 
 class Load:
     """A bounded write load: ``count`` requests per writing service at a steady pace, one task per
-    service so that a dead service does not hold up the others. Records every answer."""
+    service so that a dead service does not hold up the others. Records every answer. With ``replicas``
+    (a service's processes), its requests go to them in turn, as a round-robin balancer would send them."""
 
     def __init__(self, platform: Platform, *, count: int, interval: float,
-                 services: Iterable[str] = WRITERS) -> None:
+                 services: Iterable[str] = WRITERS,
+                 replicas: Mapping[str, list[ServiceProcess]] | None = None) -> None:
         self.platform = platform
+        self.replicas = dict(replicas or {})
         self.count = count
         self.interval = interval
         self.services = tuple(services)
         self.attempts: dict[str, list[Attempt]] = {s: [] for s in self.services}
         self._tasks: list[asyncio.Task[None]] = []
         self._run = uuid.uuid4().hex[:8]
+        self._turn: dict[str, int] = {s: 0 for s in self.services}
 
     def start(self) -> Load:
         self._tasks = [asyncio.create_task(self._stream(s), name=f"load-{s}") for s in self.services]
@@ -211,6 +221,7 @@ class Load:
         next_at = time.monotonic()
         async with client() as c:
             for n in range(self.count):
+                self._turn[service] = n
                 await write(c, n)
                 next_at += self.interval
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
@@ -218,8 +229,11 @@ class Load:
     async def _post(self, c: httpx.AsyncClient, service: str, path: str, body: dict[str, Any]) -> Attempt:
         attempt = Attempt(service=service, started=time.monotonic(), body=body)
         self.attempts[service].append(attempt)
+        replicas = self.replicas.get(service)
+        url = replicas[self._turn[service] % len(replicas)].url if replicas else self.platform.url(service)
+        attempt.url = url
         try:
-            r = await c.post(f"{self.platform.url(service)}/{path}", json=body)
+            r = await c.post(f"{url}/{path}", json=body)
         except httpx.ConnectError as exc:
             attempt.unsent, attempt.error = True, repr(exc)
             return attempt
