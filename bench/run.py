@@ -44,6 +44,7 @@ from services.registration.app import SERVICE_DIR as REGISTRATION_DIR
 from services.registration.models import platform as registration_tables
 from shared.db.engine import make_engine
 from shared.db.migrations import migrate
+from shared.db.notifications import asyncpg_dsn
 from shared.events import new_event
 from shared.events.registration import DelegateRegistered
 from shared.events.types import DelegateCategory, DelegateStatus
@@ -379,7 +380,7 @@ async def bench_scale(report: Report, postgres_env: dict[str, str], kafka_env: d
         empty = {path: await run_wrk(dashboard.url + path, seconds=seconds, connections=4)
                  for path in ("/totals", "/countries")}
         url = dashboard.env["DASHBOARD_DATABASE_URL"]
-        conn = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
+        conn = await asyncpg.connect(asyncpg_dsn(url))
         try:
             # The bulk path: the rows 1,000,000 delegate_registered events would leave, written by SQL.
             await conn.execute("""

@@ -17,6 +17,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from devkit.ports import free_port
+from shared.db.notifications import asyncpg_dsn
 from shared.topology import SERVICE_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,8 +87,7 @@ class PrivatePostgres:
 
 def server_url(env: Mapping[str, str], database: str = "postgres") -> str:
     """An asyncpg URL of ``database`` on the server of ``env`` (``postgres``: to create and drop databases)."""
-    url = make_url(env["REGISTRATION_DATABASE_URL"]).set(drivername="postgresql", database=database)
-    return url.render_as_string(hide_password=False)
+    return asyncpg_dsn(make_url(env["REGISTRATION_DATABASE_URL"]).set(database=database))
 
 
 async def fresh_databases(env: Mapping[str, str]) -> dict[str, str]:

@@ -12,9 +12,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from devkit.waiting import eventually
+from shared.db.notifications import asyncpg_dsn
 from tests.support.bodies import edition_body, organization_body, project_body
 from tests.support.deployment import Deployment, databases, deploy, nothing_written
 from tests.support.http_checks import assert_no_server_error, assert_problem
@@ -312,7 +312,7 @@ async def test_the_projects_replica_follows_suspension_and_reinstatement(world: 
 async def test_a_member_unknown_until_its_event_arrives(postgres_env: dict[str, str], tmp_path: Path) -> None:
     """While the network cannot publish, projects answers 422 unknown_organization (retryable), then 201."""
     async with databases(postgres_env) as urls:
-        url = make_url(urls["network"]).set(drivername="postgresql").render_as_string(hide_password=False)
+        url = asyncpg_dsn(urls["network"])
         holder = await asyncpg.connect(url)
         try:
             key = zlib.crc32(b"outbox-relay:network")  # the network relay's leadership lock (shared/outbox.py)

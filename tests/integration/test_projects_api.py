@@ -11,9 +11,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from devkit.waiting import eventually
+from shared.db.notifications import asyncpg_dsn
 from tests.support.bodies import edition_body, organization_body, project_body
 from tests.support.deployment import Deployment, databases, deploy, nothing_written
 from tests.support.http_checks import WEIRD_PATHS, assert_no_server_error, assert_problem, walk_pages
@@ -317,7 +317,7 @@ async def test_edition_unknown_until_its_event_arrives(postgres_env: dict[str, s
     """The outbox holds `edition_opened` while registration's relay cannot lead; projects answers
     422 unknown_edition until the event is published and applied, then 201."""
     async with databases(postgres_env) as urls:
-        url = make_url(urls["registration"]).set(drivername="postgresql").render_as_string(hide_password=False)
+        url = asyncpg_dsn(urls["registration"])
         holder = await asyncpg.connect(url)
         try:
             # The relay's leadership lock (shared/outbox.py): held here, registration cannot publish.

@@ -197,7 +197,6 @@ class Load:
         self.attempts: dict[str, list[Attempt]] = {s: [] for s in self.services}
         self._tasks: list[asyncio.Task[None]] = []
         self._run = uuid.uuid4().hex[:8]
-        self._turn: dict[str, int] = {s: 0 for s in self.services}
 
     def start(self) -> Load:
         self._tasks = [asyncio.create_task(self._stream(s), name=f"load-{s}") for s in self.services]
@@ -221,17 +220,15 @@ class Load:
         next_at = time.monotonic()
         async with client() as c:
             for n in range(self.count):
-                self._turn[service] = n
                 await write(c, n)
                 next_at += self.interval
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
     async def _post(self, c: httpx.AsyncClient, service: str, path: str, body: dict[str, Any]) -> Attempt:
-        attempt = Attempt(service=service, started=time.monotonic(), body=body)
+        replicas = self.replicas.get(service)  # in turn: the n-th request goes to replica n mod their count
+        url = replicas[len(self.attempts[service]) % len(replicas)].url if replicas else self.platform.url(service)
+        attempt = Attempt(service=service, started=time.monotonic(), body=body, url=url)
         self.attempts[service].append(attempt)
-        replicas = self.replicas.get(service)
-        url = replicas[self._turn[service] % len(replicas)].url if replicas else self.platform.url(service)
-        attempt.url = url
         try:
             r = await c.post(f"{url}/{path}", json=body)
         except httpx.ConnectError as exc:

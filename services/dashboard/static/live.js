@@ -166,8 +166,7 @@ function render(doc, bump = true) {
   renderCountries();
   renderSectors(totals.projects.by_sector);
   renderCases(doc.cases);
-  renderTimeline();
-  refreshTimeline(doc);
+  refreshTimeline(doc);  // redrawn when its own data comes, not on every update
   if (totals.updated_at) {
     const time = new Date(totals.updated_at).toLocaleTimeString(t().htmlLang);
     document.getElementById("updated").textContent = t().updated(time);
@@ -214,8 +213,8 @@ function fetchTimeline() {
 
 // The buckets to draw, gaps filled with zeros: every day, or the ten-minute buckets of the latest day.
 function timelineSlots(doc) {
-  const step = SPANS[doc.span], counts = new Map(doc.buckets.map((b) => [conferenceTime(Date.parse(b.start)), b]));
   if (!doc.buckets.length) return [];
+  const step = SPANS[doc.span], counts = new Map(doc.buckets.map((b) => [conferenceTime(Date.parse(b.start)), b]));
   let first = Date.parse(doc.buckets[0].start);
   const last = Date.parse(doc.buckets[doc.buckets.length - 1].start);
   if (doc.span === "10min") first = Math.max(first, Date.parse(`${conferenceTime(last).slice(0, 10)}T00:00:00+08:00`));
@@ -302,6 +301,7 @@ function applyLang() {
   document.getElementById("status").textContent = text[status];
   if (lastDoc) render(lastDoc, false);
   else document.getElementById("edition-text").textContent = text.waiting;
+  renderTimeline();
 }
 
 document.getElementById("lang-switch").addEventListener("click", () => {

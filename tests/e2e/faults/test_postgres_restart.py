@@ -12,9 +12,9 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from devkit.stack import PrivatePostgres
+from shared.db.notifications import asyncpg_dsn
 from tests.support.faults import Load, assert_nothing_lost, launched
 from tests.support.http_checks import PROBLEM
 
@@ -65,8 +65,7 @@ async def test_one_service_database_restarted_mid_load(postgres_env: dict[str, s
             assert load.statuses(other) == {"201": load.count}, load.summary()
 
         # Nothing of a refused request was written: no delegate with its e-mail, and exactly the 201s exist.
-        conn = await asyncpg.connect(make_url(victim_url).set(drivername="postgresql")
-                                     .render_as_string(hide_password=False))
+        conn = await asyncpg.connect(asyncpg_dsn(victim_url))
         try:
             written = await conn.fetchval("SELECT count(*) FROM delegates WHERE email = ANY($1::text[])",
                                           [a.body["email"] for a in refused])
