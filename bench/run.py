@@ -123,7 +123,7 @@ async def new_edition(registration: str) -> str:
 async def bench_write_path(report: Report, postgres_env: dict[str, str], kafka_env: dict[str, str], work: Path,
                            seconds: int) -> None:
     console.print("[bold]write path[/]: POST /delegates vs a bare INSERT endpoint (wrk, A B A)")
-    baseline_db = f"bench_{uuid.uuid4().hex[:8]}"
+    baseline_db = f"{stack.run_name()}_baseline"
     admin = await asyncpg.connect(stack.server_url(postgres_env))
     await admin.execute(f'CREATE DATABASE "{baseline_db}"')
     await admin.close()
@@ -561,20 +561,23 @@ async def main() -> None:
     work = Path(os.environ.get("BENCH_WORK_DIR", f"/tmp/conference-bench-{uuid.uuid4().hex[:6]}"))
     work.mkdir(parents=True, exist_ok=True)
     report = Report()
-    if "write" in only:
-        await bench_write_path(report, postgres_env, kafka_env, work, seconds=3 if quick else 10)
-    if "propagation" in only:
-        await bench_propagation(report, postgres_env, kafka_env, work, samples=20 if quick else 120)
-    if "relay" in only:
-        await bench_relay(report, postgres_env, kafka_env, count=2000 if quick else 20000)
-    if "rebuild" in only:
-        await bench_rebuild(report, postgres_env, kafka_env, work, count=5000 if quick else 100000)
-    if "scale" in only:
-        await bench_scale(report, postgres_env, kafka_env, work, delegates=20000 if quick else 1_000_000,
-                          seconds=3 if quick else 10)
-    if "stream" in only:
-        await bench_stream(report, postgres_env, kafka_env, work, viewers=2000 if quick else 10000,
-                           samples=10 if quick else 30, seconds=3 if quick else 10)
+    try:
+        if "write" in only:
+            await bench_write_path(report, postgres_env, kafka_env, work, seconds=3 if quick else 10)
+        if "propagation" in only:
+            await bench_propagation(report, postgres_env, kafka_env, work, samples=20 if quick else 120)
+        if "relay" in only:
+            await bench_relay(report, postgres_env, kafka_env, count=2000 if quick else 20000)
+        if "rebuild" in only:
+            await bench_rebuild(report, postgres_env, kafka_env, work, count=5000 if quick else 100000)
+        if "scale" in only:
+            await bench_scale(report, postgres_env, kafka_env, work, delegates=20000 if quick else 1_000_000,
+                              seconds=3 if quick else 10)
+        if "stream" in only:
+            await bench_stream(report, postgres_env, kafka_env, work, viewers=2000 if quick else 10000,
+                               samples=10 if quick else 30, seconds=3 if quick else 10)
+    finally:
+        console.print(f"removed the run's {await stack.remove_run_leftovers(postgres_env, kafka_env)}")
     console.print(render(report))
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%S")
     info = machine()

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.engine import make_url
 
 from devkit.ports import free_port
@@ -21,6 +22,12 @@ from shared.db.notifications import asyncpg_dsn
 from shared.topology import SERVICE_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Every database and topic prefix this process makes starts with ``t<RUN>``, so that at its end the run
+# removes exactly what it made (the shared broker and server outlive runs: thousands of leftover
+# partitions once made the broker's start outlast its timeout) and never another run's.
+RUN = uuid.uuid4().hex[:4]
+_RUN_MARK = f"t{RUN}"
 
 
 def _script(name: str, command: str, env: Mapping[str, str] | None = None) -> str:
@@ -92,7 +99,7 @@ def server_url(env: Mapping[str, str], database: str = "postgres") -> str:
 
 async def fresh_databases(env: Mapping[str, str]) -> dict[str, str]:
     """Four new empty databases (one per service) for one test; returns service -> SQLAlchemy URL."""
-    run = f"t{uuid.uuid4().hex[:10]}"
+    run = run_name()
     conn = await asyncpg.connect(server_url(env))
     try:
         for service in SERVICE_NAMES:
@@ -113,9 +120,39 @@ async def drop_databases(env: Mapping[str, str], urls: Iterable[str]) -> None:
         await conn.close()
 
 
+def run_name() -> str:
+    return f"{_RUN_MARK}{uuid.uuid4().hex[:6]}"
+
+
 def topic_prefix() -> str:
     """Topics of one test never meet another's (the broker is shared across runs)."""
-    return f"t{uuid.uuid4().hex[:10]}."
+    return f"{run_name()}."
+
+
+async def remove_run_leftovers(postgres_env: Mapping[str, str] | None, kafka_env: Mapping[str, str] | None) -> str:
+    """Drop every database and delete every topic this run made (also those of tests that stopped
+    half-way); returns what was removed, for the run's log."""
+    removed = []
+    if postgres_env is not None:
+        conn = await asyncpg.connect(server_url(postgres_env))
+        try:
+            names = await conn.fetch("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", _RUN_MARK)
+            for row in names:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+        finally:
+            await conn.close()
+        removed.append(f"{len(names)} databases")
+    if kafka_env is not None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap(kafka_env))
+        await admin.start()
+        try:
+            topics = [t for t in await admin.list_topics() if t.startswith(_RUN_MARK)]
+            for i in range(0, len(topics), 200):
+                await admin.delete_topics(topics[i:i + 200])
+        finally:
+            await admin.close()
+        removed.append(f"{len(topics)} topics")
+    return " and ".join(removed)
 
 
 def kafka_bootstrap(env: Mapping[str, str]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import threading
@@ -11,15 +12,18 @@ import pytest
 
 from devkit import stack
 
+# The shared server and broker this run used, so that its databases and topics go at its end.
+_used: dict[str, dict[str, str]] = {}
+
 
 @pytest.fixture(scope="session")
 def postgres_env() -> dict[str, str]:
-    return stack.start_postgres()
+    return _used.setdefault("postgres", stack.start_postgres())
 
 
 @pytest.fixture(scope="session")
 def kafka_env() -> dict[str, str]:
-    return stack.start_kafka()
+    return _used.setdefault("kafka", stack.start_kafka())
 
 
 LINGERING_THREAD_GRACE_SECONDS = 10.0
@@ -49,3 +53,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config._conference_session = session  # type: ignore[attr-defined]
+    if _used:
+        try:
+            removed = asyncio.run(stack.remove_run_leftovers(_used.get("postgres"), _used.get("kafka")))
+            print(f"\nremoved this run's {removed}", file=sys.stderr)
+        except Exception as exc:  # a failed clean-up is worth a warning, not a red run
+            print(f"\nwarning: could not remove this run's databases and topics: {exc!r}", file=sys.stderr)

@@ -34,7 +34,10 @@ readonly LOCK_FILE="${STATE_DIR}/.lock"
 readonly PORT="${CONFERENCE_KAFKA_PORT:-9092}"
 readonly CONTROLLER_PORT="$((PORT + 1))"
 readonly HOST="127.0.0.1"
+# Seconds the broker may start without a new line in its log; loading many partitions keeps it
+# logging, so a large data directory gets the time it needs, up to START_LIMIT in all.
 readonly START_TIMEOUT="${CONFERENCE_KAFKA_START_TIMEOUT:-90}"
+readonly START_LIMIT="${CONFERENCE_KAFKA_START_LIMIT:-900}"
 readonly STOP_TIMEOUT=30
 
 # Modest heap, fast JVM startup (CDS on by default in JDK 17).
@@ -201,7 +204,10 @@ do_start() {
   pid=$!
   echo "${pid}" >"${PID_FILE}"
 
-  while ((SECONDS - t0 < START_TIMEOUT)); do
+  local logged=0 size quiet_since=${SECONDS}
+  while ((SECONDS - quiet_since < START_TIMEOUT && SECONDS - t0 < START_LIMIT)); do
+    size="$(stat -c %s "${LOG_FILE}" 2>/dev/null || echo 0)"
+    if ((size > logged)); then logged=${size} quiet_since=${SECONDS}; fi
     if ! kill -0 "${pid}" 2>/dev/null; then
       echo "${PROG}: kafka exited during startup; last log lines (${LOG_FILE}):" >&2
       tail -n 40 "${LOG_FILE}" >&2 || true
@@ -214,7 +220,10 @@ do_start() {
     fi
     sleep 0.5
   done
-  echo "${PROG}: kafka did not become ready within ${START_TIMEOUT}s; last log lines (${LOG_FILE}):" >&2
+  echo "${PROG}: kafka did not become ready in $((SECONDS - t0))s (${START_TIMEOUT}s without progress or" \
+    "${START_LIMIT}s in all); last log lines (${LOG_FILE}):" >&2
+  kill "${pid}" 2>/dev/null || true
+  rm -f "${PID_FILE}"
   tail -n 40 "${LOG_FILE}" >&2 || true
   exit 1
 }
