@@ -14,12 +14,12 @@ import logging
 import os
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, NamedTuple, Protocol, Self
 
 import asyncpg
 from pydantic import BaseModel
@@ -32,7 +32,7 @@ from shared.db.tables import PlatformTables
 from shared.events import CATALOGUE, CloudEvent, new_event
 from shared.events.envelope import record_headers
 from shared.files import private_file
-from shared.messaging.bus import Bus, OutgoingMessage, Producer
+from shared.messaging.bus import Bus, OutgoingMessage
 from shared.messaging.supervise import Backoff, supervise
 from shared.observability.logging import request_id_var
 from shared.observability.metrics import PlatformMetrics
@@ -214,6 +214,28 @@ class Outbox:
         return self.table.insert().values({name: bindparam(f"o_{name}") for name in OUTBOX_COLUMNS}).add_cte(state)
 
 
+class OutboxRow(NamedTuple):
+    id: int
+    topic: str
+    key: str
+    type: str
+    payload: bytes
+
+
+class _InFlight(NamedTuple):
+    """A batch handed to the producer, not yet acknowledged."""
+
+    rows: list[OutboxRow]
+    delivered: Awaitable[None]
+    started: float
+
+
+def _ignore_outcome(delivered: Awaitable[None]) -> None:
+    # Its failure (the broker gone) is what ended the leadership already; retrieve it so that asyncio does
+    # not log it as never retrieved.
+    asyncio.ensure_future(delivered).add_done_callback(lambda f: f.cancelled() or f.exception())
+
+
 class OutboxRelay:
     def __init__(self, *, outbox: Outbox, engine: AsyncEngine, database_url: str, bus: Bus,
                  metrics: PlatformMetrics, lock_path: Path | None, poll_interval: float) -> None:
@@ -229,6 +251,13 @@ class OutboxRelay:
         self._stopping = False
         self._task: asyncio.Task[Any] | None = None
         self._oldest: datetime | None = None
+        # PostgreSQL: the connection holding the relay lock, on which the relay also reads and deletes its
+        # batches (one round trip each, prepared once, no BEGIN/COMMIT around them).
+        self._lock_conn: asyncpg.Connection | None = None
+        name = outbox.table.name
+        self._select_sql = (f"SELECT id, topic, key, type, payload FROM {name} WHERE id <> ALL($2::bigint[]) "
+                            "ORDER BY id LIMIT $1")
+        self._delete_sql = f"DELETE FROM {name} WHERE id = ANY($1::bigint[])"
         # The age is computed at scrape time from the oldest row's timestamp, so it keeps growing
         # while the relay is stuck (a broker outage), between two backlog refreshes.
         metrics.outbox_oldest_age.set_function(self._oldest_age)
@@ -279,8 +308,10 @@ class OutboxRelay:
             await conn.execute("SELECT pg_advisory_lock($1)", lock_key)
             await conn.add_listener(notify_channel(self.outbox.service),
                                     lambda *_: self.outbox.wake())
+            self._lock_conn = conn
             yield lambda: not conn.is_closed()
         finally:
+            self._lock_conn = None
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), timeout=2)
             if not conn.is_closed():
@@ -306,11 +337,20 @@ class OutboxRelay:
         producer = self.bus.producer()
         await producer.start()
         backoff.reset()  # the bus answers again: the next outage starts from a short pause
+        in_flight: _InFlight | None = None
         try:
             while still_leader():
                 self.outbox._wake.clear()
-                published = await self.publish_batch(producer)
-                if published:
+                # Pipelined: the next batch is read and handed to the producer while the previous one is on
+                # its way to the broker, then the previous one is deleted. The producer keeps the order of
+                # what it is handed, so two batches in flight are ordered as one larger batch would be.
+                rows = await self._read_batch(exclude=[r.id for r in in_flight.rows] if in_flight else [])
+                sending = _InFlight(rows, await producer.send(self._messages(rows)), time.perf_counter()) \
+                    if rows else None
+                if in_flight is not None:
+                    await self._settle(in_flight)
+                in_flight = sending
+                if in_flight is not None:
                     continue
                 await self._update_backlog()
                 if self._stopping:  # everything committed so far is out
@@ -318,34 +358,47 @@ class OutboxRelay:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.outbox._wake.wait(), self.poll_interval)
         finally:
+            if in_flight is not None:  # not deleted: the next leader publishes these rows again
+                _ignore_outcome(in_flight.delivered)
             with contextlib.suppress(Exception):
                 await producer.stop()
 
-    async def publish_batch(self, producer: Producer) -> int:
+    async def _read_batch(self, *, exclude: list[int]) -> list[OutboxRow]:
+        """The oldest rows not in ``exclude`` (the batch in flight)."""
+        if self._lock_conn is not None:
+            return [OutboxRow(*r) for r in await self._lock_conn.fetch(self._select_sql, RELAY_BATCH, exclude)]
         table = self.outbox.table
+        query = select(table.c.id, table.c.topic, table.c.key, table.c.type, table.c.payload)
+        if exclude:
+            query = query.where(table.c.id.not_in(exclude))
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(
-                select(table.c.id, table.c.topic, table.c.key, table.c.type, table.c.payload)
-                .order_by(table.c.id).limit(RELAY_BATCH))).all()
-        if not rows:
-            return 0
-        started = time.perf_counter()
-        await producer.publish([
-            OutgoingMessage(topic=r.topic, key=r.key, value=bytes(r.payload), headers=record_headers(r.type))
-            for r in rows
-        ])
-        self.metrics.relay_latency.observe(time.perf_counter() - started)
-        self.metrics.relay_batch.observe(len(rows))
+            return [OutboxRow(*r) for r in (await conn.execute(query.order_by(table.c.id).limit(RELAY_BATCH))).all()]
+
+    @staticmethod
+    def _messages(rows: list[OutboxRow]) -> list[OutgoingMessage]:
+        return [OutgoingMessage(topic=r.topic, key=r.key, value=bytes(r.payload), headers=record_headers(r.type))
+                for r in rows]
+
+    async def _settle(self, batch: _InFlight) -> None:
+        """Wait for the batch's acknowledgements, then delete its rows."""
+        await batch.delivered
+        self.metrics.relay_latency.observe(time.perf_counter() - batch.started)
+        self.metrics.relay_batch.observe(len(batch.rows))
         if self._pause_after_publish > 0:
-            log.warning("relay paused after publish: %d events published, not yet deleted", len(rows))
+            log.warning("relay paused after publish: %d events published, not yet deleted", len(batch.rows))
             await asyncio.sleep(self._pause_after_publish)
         # A crash here republishes these rows: consumers deduplicate by event id.
-        async with self.engine.begin() as conn:
-            # Exact ids, not a range: a row with a lower id may have been committed after the read.
-            await conn.execute(delete(table).where(table.c.id.in_([r.id for r in rows])))
-        for r in rows:
+        await self._delete_published([r.id for r in batch.rows])
+        for r in batch.rows:
             self.metrics.events_published.labels(topic=r.topic, type=r.type).inc()
-        return len(rows)
+
+    async def _delete_published(self, ids: list[int]) -> None:
+        # Exact ids, not a range: a row with a lower id may have been committed after the read.
+        if self._lock_conn is not None:
+            await self._lock_conn.execute(self._delete_sql, ids)
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(self.outbox.table).where(self.outbox.table.c.id.in_(ids)))
 
     def _set_leader(self, leader: bool) -> None:
         self.is_leader = leader

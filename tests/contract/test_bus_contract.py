@@ -517,6 +517,9 @@ class _DeadLettersFailOnce:
                     raise ConnectionError("broker unavailable while dead-lettering")
                 await inner.publish(messages)
 
+            async def send(self, messages: Sequence[OutgoingMessage]) -> Awaitable[None]:
+                return await inner.send(messages)
+
         return FlakyProducer()
 
     def consumer(self, topics: Sequence[str], *, group: str, from_beginning: bool = False) -> Consumer:

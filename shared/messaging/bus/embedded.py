@@ -14,13 +14,13 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Collection, Mapping, Sequence
 from pathlib import Path
 
 import aiosqlite
 
 from shared.files import private_file
-from shared.messaging.bus.port import OutgoingMessage, ReceivedMessage, partition_for
+from shared.messaging.bus.port import OutgoingMessage, ReceivedMessage, already_delivered, partition_for
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics (name TEXT PRIMARY KEY, partitions INTEGER NOT NULL);
@@ -169,6 +169,10 @@ class EmbeddedProducer:
             await conn.execute("ROLLBACK")
             raise
         _AppendSignal.for_path(self._bus.path).notify(partitions.keys())
+
+    async def send(self, messages: Sequence[OutgoingMessage]) -> Awaitable[None]:
+        await self.publish(messages)  # committed to the log: nothing left to wait for
+        return already_delivered()
 
 
 class EmbeddedConsumer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -13,6 +13,10 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, To
 from shared.messaging.bus.port import OutgoingMessage, ReceivedMessage
 
 log = logging.getLogger(__name__)
+
+
+async def _all_delivered(futures: Sequence[asyncio.Future[object]]) -> None:
+    await asyncio.gather(*futures)
 
 
 class KafkaProducerAdapter:
@@ -41,15 +45,19 @@ class KafkaProducerAdapter:
             await producer.stop()
 
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        await (await self.send(messages))
+
+    async def send(self, messages: Sequence[OutgoingMessage]) -> Awaitable[None]:
         if self._producer is None:
             await self.start()
         assert self._producer is not None
-        # send() only enqueues; awaiting every delivery future lets the batch go out together.
+        # send() only enqueues (in order: the idempotent producer keeps it per partition); awaiting every
+        # delivery future together lets the batch go out together.
         futures = [
             await self._producer.send(m.topic, m.value, key=m.key.encode(), headers=list(m.headers))
             for m in messages
         ]
-        await asyncio.gather(*futures)
+        return _all_delivered(futures)
 
 
 class KafkaConsumerAdapter:

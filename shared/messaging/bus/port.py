@@ -7,8 +7,9 @@ after its own database commit); a new consumer group starts from offset 0.
 
 from __future__ import annotations
 
+import asyncio
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -40,6 +41,18 @@ class Producer(Protocol):
 
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         """Return once every message is durably acknowledged; raise if any was not."""
+
+    async def send(self, messages: Sequence[OutgoingMessage]) -> Awaitable[None]:
+        """Hand the messages over in order and return without waiting for the broker: the awaitable
+        completes once every one is durably acknowledged, or raises. Messages handed over by a later
+        call go out after these (the relay reads its next batch while this one is in flight)."""
+
+
+def already_delivered() -> Awaitable[None]:
+    """What :meth:`Producer.send` returns when the messages are durable once handed over (the embedded log)."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done
 
 
 class Consumer(Protocol):
