@@ -10,7 +10,7 @@ session's row lock serialises every change to its enrolments, and the seat const
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, Self
 
@@ -40,8 +40,11 @@ from shared.events.types import DelegateCategory, DelegateStatus, Host
 from shared.messaging.outbox import UnitOfWork, UnitOfWorkPort
 from shared.stats import REGISTERED_STATUSES, DelegateFigures
 
-# UnitOfWork.insert_with_events: a row of the state inserted with the events emitted so far.
-InsertWithEvents = Callable[[Table, dict[str, Any]], Awaitable[None]]
+
+class InsertWithEvents(Protocol):
+    """UnitOfWork.insert_with_events: a row of the state inserted with the events emitted so far."""
+
+    async def __call__(self, table: Table, row: dict[str, Any], *, last_write: bool = False) -> None: ...
 
 
 # -- row -> record, one mapper per aggregate ---------------------------------------------------------------
@@ -134,7 +137,10 @@ class DelegateRepository(Protocol):
         """The delegates holding these badge codes, by code, locked in id order (no deadlock between devices)."""
         ...
 
-    async def add(self, delegate: Delegate) -> None: ...
+    async def add(self, delegate: Delegate, *, last_write: bool = False) -> None:
+        """``last_write``: the unit of work writes nothing else, so the row and its event may commit as one
+        statement."""
+        ...
 
     async def save(self, delegate: Delegate, *, was: Delegate) -> None:
         """Writes what differs from ``was`` (the delegate as loaded), nothing when nothing does."""
@@ -249,7 +255,7 @@ class SqlDelegates:
         # In a unit of work, a new delegate's row and the events emitted so far go in one round trip.
         self._insert = insert_with_events or self._execute
 
-    async def _execute(self, table: Table, row: dict[str, Any]) -> None:
+    async def _execute(self, table: Table, row: dict[str, Any], *, last_write: bool = False) -> None:
         await self.conn.execute(table.insert(), row)
 
     async def get(self, delegate_id: str) -> Delegate:
@@ -294,10 +300,10 @@ class SqlDelegates:
                                        .order_by(delegates.c.id).with_for_update())
         return {r.badge_code: delegate_from_row(r) for r in rows}
 
-    async def add(self, delegate: Delegate) -> None:
+    async def add(self, delegate: Delegate, *, last_write: bool = False) -> None:
         # The edition is checked by the foreign key (one round trip fewer on the busiest write).
         try:
-            await self._insert(delegates, _delegate_columns(delegate))
+            await self._insert(delegates, _delegate_columns(delegate), last_write=last_write)
         except IntegrityError as exc:
             if is_foreign_key_violation(exc):
                 raise domain.UnknownEdition(f"edition_id {delegate.edition_id} does not name an edition",

@@ -83,9 +83,9 @@ async def register_delegate(*, uow: RegistrationUnitOfWork, request: DelegateCre
             country=request.country, city=request.city, organization=request.organization, email=str(request.email),
             phone=request.phone, category=request.category, now=datetime.now(UTC),
             listed_publicly=request.listed_publicly)
-        # Emitted first: the delegate's row and its event are written in one round trip.
+        # Emitted first: the delegate's row and its event are written in one statement, which commits by itself.
         uow.emit(registered, subject=delegate.id)
-        await uow.delegates.add(delegate)
+        await uow.delegates.add(delegate, last_write=True)
         await uow.commit()
     return delegate
 

@@ -101,6 +101,7 @@ class UnitOfWork:
         self._conn: AsyncConnection | None = None
         self._held: HeldTransaction | None = None
         self._committed = False
+        self._autocommitted = False
 
     @property
     def conn(self) -> AsyncConnection:
@@ -115,8 +116,9 @@ class UnitOfWork:
             held.in_use = True
             self._held, self._committed, self._conn = held, False, held.conn
             return self
+        # The transaction begins with the first statement (SQLAlchemy's autobegin), so that a unit of work whose
+        # only write is its last may still run it without one (insert_with_events(last_write=True)).
         self._conn = await self._engine.connect()
-        await self._conn.begin()
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -140,16 +142,31 @@ class UnitOfWork:
         self.events.append(event)
         return event
 
-    async def insert_with_events(self, table: Table, row: dict[str, Any]) -> None:
+    async def insert_with_events(self, table: Table, row: dict[str, Any], *, last_write: bool = False) -> None:
         """Insert ``row`` into ``table`` together with the outbox rows of the events emitted so far: one
         round trip on PostgreSQL, where the state's INSERT is a data-modifying CTE of the outbox's. Both
         are in this transaction either way, so a constraint of ``table`` is raised here as it would be by
-        the INSERT alone."""
-        await self._outbox.insert_with(self.conn, table, row, self.events[self._written:])
+        the INSERT alone.
+
+        ``last_write``: the caller writes nothing more before :meth:`commit`. When that one statement is
+        also the first (and no idempotent request holds the transaction), it commits by itself — a single
+        statement is atomic — which saves the BEGIN and COMMIT round trips of the busiest write."""
+        conn, events = self.conn, self.events[self._written:]
+        if (last_write and self._held is None and not conn.in_transaction()
+                and self._outbox.is_one_statement(conn, events)):
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            self._autocommitted = True
+        await self._outbox.insert_with(conn, table, row, events)
         self._written = len(self.events)
 
     async def commit(self) -> None:
         conn = self.conn
+        if self._autocommitted:  # insert_with_events(last_write=True) committed everything already
+            if self.events[self._written:]:
+                raise RuntimeError("events emitted after the unit of work's last write")
+            await conn.commit()  # ends SQLAlchemy's transaction; nothing is sent in AUTOCOMMIT
+            self._outbox.wake()
+            return
         if self.events[self._written:]:
             await self._outbox.write(conn, self.events[self._written:])
         if self._held is not None:  # committed by the idempotency middleware, with the key's outcome
@@ -193,7 +210,7 @@ class Outbox:
         (``WITH state_write AS (INSERT INTO <table> …) INSERT INTO outbox …``); two elsewhere (SQLite has
         no data-modifying CTE), and for several events (a multi-row VALUES is compiled again on every
         call: SQLAlchemy does not cache it)."""
-        if len(events) != 1 or conn.dialect.name != "postgresql":
+        if not self.is_one_statement(conn, events):
             await conn.execute(table.insert(), row)
             if events:
                 await self.write(conn, events)
@@ -205,6 +222,11 @@ class Outbox:
         parameters = {f"s_{name}": value for name, value in row.items()}
         parameters |= {f"o_{name}": value for name, value in self.rows(events)[0].items()}
         await conn.execute(statement, parameters)
+
+    @staticmethod
+    def is_one_statement(conn: AsyncConnection, events: list[CloudEvent]) -> bool:
+        """Whether :meth:`insert_with` writes the row and ``events`` in one statement."""
+        return len(events) == 1 and conn.dialect.name == "postgresql"
 
     def _combined_insert(self, table: Table, columns: tuple[str, ...]) -> Insert:
         # Built once per shape of row, with bound parameters: SQLAlchemy compiles it once and asyncpg

@@ -104,7 +104,7 @@ class FakeDelegates:
                 raise domain.DuplicateEmail(f"{delegate.email} is already registered for this edition",
                                             field="email")
 
-    async def add(self, delegate: Delegate) -> None:
+    async def add(self, delegate: Delegate, *, last_write: bool = False) -> None:
         if delegate.edition_id not in self.tables.editions:
             raise domain.UnknownEdition(f"edition_id {delegate.edition_id} does not name an edition",
                                         field="edition_id")
