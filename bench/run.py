@@ -370,17 +370,22 @@ async def bench_rebuild(report: Report, postgres_env: dict[str, str], kafka_env:
 # ----------------------------------------------------------------------------------------------- scale
 
 
+SCALE_ROUNDS = 3
+
+
 async def bench_scale(report: Report, postgres_env: dict[str, str], kafka_env: dict[str, str], work: Path,
                       delegates: int, seconds: int) -> None:
-    console.print(f"[bold]scale[/]: /totals and /countries, empty read model vs {delegates:,} delegates")
-    async with services(["dashboard"], postgres_env, kafka_env, work) as procs:
-        dashboard = procs["dashboard"]
-        for path in ("/totals", "/countries"):  # warm-up: first requests compile queries and fill caches
-            await run_wrk(dashboard.url + path, seconds=2, connections=4)
-        empty = {path: await run_wrk(dashboard.url + path, seconds=seconds, connections=4)
-                 for path in ("/totals", "/countries")}
-        url = dashboard.env["DASHBOARD_DATABASE_URL"]
-        conn = await asyncpg.connect(asyncpg_dsn(url))
+    """/totals and /countries on a dashboard holding ``delegates`` against one with an empty read model, both
+    running at once and measured in turns (empty, loaded; SCALE_ROUNDS rounds): a p99 of a 10–20 ms read on
+    cores shared with PostgreSQL and Kafka swings between runs, so each side is the median of its rounds."""
+    console.print(f"[bold]scale[/]: /totals and /countries, empty read model vs {delegates:,} delegates "
+                  f"({SCALE_ROUNDS} rounds, in turns)")
+    for side in ("empty", "loaded"):
+        (work / side).mkdir(exist_ok=True)
+    async with services(["dashboard"], postgres_env, kafka_env, work / "empty") as empty_procs, \
+            services(["dashboard"], postgres_env, kafka_env, work / "loaded") as loaded_procs:
+        empty, loaded = empty_procs["dashboard"], loaded_procs["dashboard"]
+        conn = await asyncpg.connect(asyncpg_dsn(loaded.env["DASHBOARD_DATABASE_URL"]))
         try:
             # The bulk path: the rows 1,000,000 delegate_registered events would leave, written by SQL.
             await conn.execute("""
@@ -393,21 +398,30 @@ async def bench_scale(report: Report, postgres_env: dict[str, str], kafka_env: d
                 INSERT INTO delegate_counts (edition_id, country, registered, checked_in)
                 SELECT edition_id, country, count(*), count(*) FILTER (WHERE status = 'checked_in')
                 FROM seen_delegates GROUP BY edition_id, country""")
-            await conn.execute("ANALYZE")
+            # Now rather than by autovacuum in the middle of a measurement (1,000,000 new rows call for it).
+            await conn.execute("VACUUM ANALYZE")
         finally:
             await conn.close()
         async with httpx.AsyncClient() as c:
-            registered = (await c.get(f"{dashboard.url}/totals")).json()["delegates"]["registered"]
+            registered = (await c.get(f"{loaded.url}/totals")).json()["delegates"]["registered"]
         assert registered == delegates, registered
         for path in ("/totals", "/countries"):
-            result = await run_wrk(dashboard.url + path, seconds=seconds, connections=4)
-            base = empty[path]
-            console.print(f"  GET {path:<10} empty p99 {base['p99_ms']:.1f} ms, {delegates:,} delegates "
-                          f"p99 {result['p99_ms']:.1f} ms ({result['rps']:.0f} req/s)")
-            report.details[f"scale{path}"] = {"empty": base, "loaded": result}
-            report.rows.append(Row("scale", f"GET {path} p99 @ {delegates:,} delegates", result["p99_ms"],
-                                   base["p99_ms"], "ms", "≤ 1.5 × empty read model (no per-delegate scan)",
-                                   result["p99_ms"] <= 1.5 * base["p99_ms"], f"{result['rps']:.0f} req/s"))
+            for side in (empty, loaded):  # warm-up: first requests compile queries and fill caches
+                await run_wrk(side.url + path, seconds=2, connections=4)
+            rounds: dict[str, list[dict[str, float]]] = {"empty": [], "loaded": []}
+            for _ in range(SCALE_ROUNDS):
+                rounds["empty"].append(await run_wrk(empty.url + path, seconds=seconds, connections=4))
+                rounds["loaded"].append(await run_wrk(loaded.url + path, seconds=seconds, connections=4))
+            base = statistics.median(r["p99_ms"] for r in rounds["empty"])
+            p99 = statistics.median(r["p99_ms"] for r in rounds["loaded"])
+            rps = statistics.median(r["rps"] for r in rounds["loaded"])
+            console.print(f"  GET {path:<10} empty p99 {base:.1f} ms, {delegates:,} delegates p99 {p99:.1f} ms "
+                          f"({rps:.0f} req/s; rounds empty {[round(r['p99_ms'], 1) for r in rounds['empty']]}, "
+                          f"loaded {[round(r['p99_ms'], 1) for r in rounds['loaded']]})")
+            report.details[f"scale{path}"] = rounds
+            report.rows.append(Row("scale", f"GET {path} p99 @ {delegates:,} delegates", p99, base, "ms",
+                                   "≤ 1.5 × empty read model (no per-delegate scan)", p99 <= 1.5 * base,
+                                   f"{rps:.0f} req/s; median of {SCALE_ROUNDS} rounds each"))
 
 
 # ---------------------------------------------------------------------------------------------- stream
