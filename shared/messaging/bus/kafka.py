@@ -29,7 +29,7 @@ class KafkaProducerAdapter:
             bootstrap_servers=self._bootstrap,
             enable_idempotence=True,
             acks="all",
-            linger_ms=1,
+            linger_ms=0,
             request_timeout_ms=10000,
         )
         try:
