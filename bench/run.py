@@ -380,8 +380,8 @@ async def bench_scale(report: Report, postgres_env: dict[str, str], kafka_env: d
     cores shared with PostgreSQL and Kafka swings between runs, so each side is the median of its rounds."""
     console.print(f"[bold]scale[/]: /totals and /countries, empty read model vs {delegates:,} delegates "
                   f"({SCALE_ROUNDS} rounds, in turns)")
-    for side in ("empty", "loaded"):
-        (work / side).mkdir(exist_ok=True)
+    for name in ("empty", "loaded"):
+        (work / name).mkdir(exist_ok=True)
     async with services(["dashboard"], postgres_env, kafka_env, work / "empty") as empty_procs, \
             services(["dashboard"], postgres_env, kafka_env, work / "loaded") as loaded_procs:
         empty, loaded = empty_procs["dashboard"], loaded_procs["dashboard"]

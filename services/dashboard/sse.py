@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from services.dashboard.stream import OverviewBroadcaster, Viewer
 from shared.http.problems import problem
+from shared.http.server import CHUNK_WRITER
 
 log = logging.getLogger(__name__)
 VIEWER_RETRY_AFTER_SECONDS = 5
@@ -48,7 +49,7 @@ class ViewerStream(Response):
         try:
             await send({"type": "http.response.start", "status": 200,
                         "headers": self.raw_headers})
-            viewer = self._broadcaster.join()
+            viewer = self._broadcaster.join(scope.get("extensions", {}).get(CHUNK_WRITER))
             watcher = asyncio.create_task(_until_disconnected(receive, viewer))
             if await self._send_frames(viewer, send):
                 log.info("a /stream client stopped reading; disconnected")

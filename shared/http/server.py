@@ -51,6 +51,38 @@ def server_config(app: Any, *, host: str, port: int, platform: PlatformSettings,
         h11_max_incomplete_event_size=platform.max_header_bytes, http=GuardedHTTPProtocol)
 
 
+# The scope extension under which a GET's connection offers its :class:`ChunkWriter`.
+CHUNK_WRITER = "conference.chunk_writer"
+
+
+def http_chunk(body: bytes) -> bytes:
+    """``body`` framed as one chunk of a chunked HTTP/1.1 response body."""
+    return b"%x\r\n%b\r\n" % (len(body), body)
+
+
+class ChunkWriter:
+    """Writes a chunk of one streamed response straight to its connection, past the ASGI chain: a live
+    page's fan-out makes one socket write per viewer instead of waking its task and passing five send
+    wrappers (the wrappers act on ``http.response.start`` only). It refuses (False) whenever uvicorn's own
+    ``send`` would have to wait or could not write the chunk — the response not started, not chunked or
+    finished, the client gone, the connection's write buffer above its high-water mark — so the caller
+    then sends through ASGI, which waits as it always does."""
+
+    __slots__ = ("_cycle",)
+
+    def __init__(self, cycle: Any) -> None:
+        self._cycle = cycle  # uvicorn's httptools RequestResponseCycle of the response
+
+    def write(self, chunk: bytes) -> bool:
+        """Write ``chunk`` (framed by :func:`http_chunk`) if it can go out without waiting."""
+        cycle = self._cycle
+        if (cycle.disconnected or cycle.flow.write_paused or not cycle.response_started or cycle.response_complete
+                or cycle.chunked_encoding is not True or cycle.transport.is_closing()):
+            return False
+        cycle.transport.write(chunk)
+        return True
+
+
 class GuardedHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
     """uvicorn's HTTP protocol, closing at once a connection accepted beyond :func:`connection_cap`
     (counted over every server of the process): a flood of clients costs a descriptor for an instant
@@ -65,6 +97,13 @@ class GuardedHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
         self._counted = True
         if self.cap is not None and GuardedHTTPProtocol.open_connections > self.cap:
             transport.abort()
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        # httptools' protocol (h11's has no such hook, and its GETs stream through ASGI alone).
+        cycle = getattr(self, "cycle", None)
+        if cycle is not None and cycle.scope is self.scope and self.scope.get("method") == "GET":
+            self.scope.setdefault("extensions", {})[CHUNK_WRITER] = ChunkWriter(cycle)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if getattr(self, "_counted", False):
