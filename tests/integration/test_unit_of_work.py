@@ -66,29 +66,20 @@ def new_delegate(edition_id: str) -> tuple[Delegate, DelegateRegistered]:
                            category=DelegateCategory.guest, now=datetime.now(UTC))
 
 
-async def test_a_last_write_is_committed_as_it_runs(engine: AsyncEngine) -> None:
+@pytest.mark.parametrize("last_write", [True, False], ids=["last write", "not the last"])
+async def test_a_last_write_is_committed_as_it_runs_and_any_other_at_the_commit(engine: AsyncEngine,
+                                                                               last_write: bool) -> None:
     edition_id = await open_edition(engine)
     before = await counts(engine)
+    after = (before[0] + 1, before[1] + 1)
     delegate, event = new_delegate(edition_id)
     async with new_uow(engine) as uow:
         uow.emit(event, subject=delegate.id)
-        await uow.delegates.add(delegate, last_write=True)
-        # Another connection sees the delegate and its event before commit(): one statement, no transaction.
-        assert await counts(engine) == (before[0] + 1, before[1] + 1)
+        await uow.delegates.add(delegate, last_write=last_write)
+        # A last write is visible to another connection before commit(): it ran alone, in no transaction.
+        assert await counts(engine) == (after if last_write else before)
         await uow.commit()
-    assert await counts(engine) == (before[0] + 1, before[1] + 1)
-
-
-async def test_a_write_that_is_not_the_last_waits_for_the_commit(engine: AsyncEngine) -> None:
-    edition_id = await open_edition(engine)
-    before = await counts(engine)
-    delegate, event = new_delegate(edition_id)
-    async with new_uow(engine) as uow:
-        uow.emit(event, subject=delegate.id)
-        await uow.delegates.add(delegate)
-        assert await counts(engine) == before
-        await uow.commit()
-    assert await counts(engine) == (before[0] + 1, before[1] + 1)
+    assert await counts(engine) == after
 
 
 async def test_a_refused_last_write_leaves_nothing(engine: AsyncEngine) -> None:
