@@ -60,7 +60,7 @@ def is_foreign_key_violation(exc: BaseException) -> bool:
 
 # SQLSTATEs that mean "the database is not there right now" rather than "this statement is wrong":
 # class 08 (connection exception) and 57P01-57P03 (shutting down, crashed, not accepting connections yet).
-_UNREACHABLE_STATES = ("08", "57P01", "57P02", "57P03")
+UNREACHABLE_STATES = ("08", "57P01", "57P02", "57P03")
 
 
 def database_unreachable(exc: BaseException) -> bool:
@@ -76,6 +76,6 @@ def database_unreachable(exc: BaseException) -> bool:
         return True
     for error in (exc.orig, getattr(exc.orig, "__cause__", None)):
         state = getattr(error, "sqlstate", None)
-        if isinstance(state, str) and state.startswith(_UNREACHABLE_STATES):
+        if isinstance(state, str) and state.startswith(UNREACHABLE_STATES):
             return True
     return False

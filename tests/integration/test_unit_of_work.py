@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from devkit import stack
@@ -18,7 +19,7 @@ from services.registration.models import delegates
 from services.registration.models import platform as tables
 from services.registration.repository import SqlRegistrationUnitOfWork
 from services.registration.schemas import DelegateCreate, EditionCreate
-from shared.db.engine import make_engine
+from shared.db.engine import database_unreachable, make_engine
 from shared.db.migrations import migrate
 from shared.events.registration import DelegateRegistered
 from shared.events.types import DelegateCategory
@@ -105,3 +106,23 @@ async def test_an_event_emitted_after_the_last_write_is_refused(engine: AsyncEng
         uow.emit(event, subject=delegate.id)
         with pytest.raises(RuntimeError, match="after the unit of work's last write"):
             await uow.commit()
+
+
+async def test_a_last_write_on_a_broken_connection_is_an_outage_and_the_connection_is_not_reused(
+        engine: AsyncEngine) -> None:
+    edition_id = await open_edition(engine)
+    delegate, event = new_delegate(edition_id)
+    async with new_uow(engine) as uow:
+        driver = (await uow.conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        async with engine.connect() as other:  # the server ends this connection's backend (a restart would)
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": driver.get_server_pid()})
+        uow.emit(event, subject=delegate.id)
+        with pytest.raises(DBAPIError) as raised:
+            await uow.delegates.add(delegate, last_write=True)
+        assert database_unreachable(raised.value)  # answered 503, not 500 (shared.http.problems)
+        assert "amina@example.org" not in str(raised.value)  # parameters hidden: no personal data in logs
+    # The pool does not hand the dead connection out again: the next registration goes through.
+    before = await counts(engine)
+    await service.register_delegate(uow=new_uow(engine), request=registration(edition_id, "next@example.org"))
+    assert await counts(engine) == (before[0] + 1, before[1] + 1)
