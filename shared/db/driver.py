@@ -52,6 +52,8 @@ class DriverStatement:
             if broken:
                 await conn.invalidate()
             raise DBAPIError(self.sql, None, exc, hide_parameters=True, connection_invalidated=broken) from exc
-        except (OSError, asyncpg.InterfaceError) as exc:
+        except (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
+            # The connection broke under the statement (a terminated backend can also leave asyncpg's
+            # protocol mid-operation: InternalClientError): not reusable, and an outage for the caller.
             await conn.invalidate()
             raise DBAPIError(self.sql, None, exc, hide_parameters=True, connection_invalidated=True) from exc
