@@ -114,10 +114,14 @@ async def drop_databases(env: Mapping[str, str], urls: Iterable[str]) -> None:
     """Drop the databases of ``urls`` (made by :func:`fresh_databases` on the server of ``env``)."""
     conn = await asyncpg.connect(server_url(env))
     try:
-        for url in urls:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+        await _drop(conn, [str(make_url(url).database) for url in urls])
     finally:
         await conn.close()
+
+
+async def _drop(conn: asyncpg.Connection, databases: Iterable[str]) -> None:
+    for name in databases:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run_name() -> str:
@@ -136,9 +140,9 @@ async def remove_run_leftovers(postgres_env: Mapping[str, str] | None, kafka_env
     if postgres_env is not None:
         conn = await asyncpg.connect(server_url(postgres_env))
         try:
-            names = await conn.fetch("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", _RUN_MARK)
-            for row in names:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+            names = [r["datname"] for r in await conn.fetch(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", _RUN_MARK)]
+            await _drop(conn, names)
         finally:
             await conn.close()
         removed.append(f"{len(names)} databases")

@@ -133,7 +133,8 @@ class OverviewBroadcaster:
         self._viewers: set[Viewer] = set()
         self._reserved = 0  # places taken by admit() whose stream has not joined yet
         self._watchdog: asyncio.Task[None] | None = None
-        # Frames offered so far: written straight to the connection, or woken to send through ASGI.
+        # Frames offered so far: written straight to the connection, or not (the viewer woken to send
+        # through ASGI, or the frame skipped: the stream ended, or a keep-alive behind a pending frame).
         self.written_directly = 0
         self.sent_by_task = 0
 

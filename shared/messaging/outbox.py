@@ -266,11 +266,11 @@ class _InFlight(NamedTuple):
     """A batch handed to the producer, not yet acknowledged."""
 
     rows: list[OutboxRow]
-    delivered: Awaitable[None]
+    delivered: Awaitable[object]
     started: float
 
 
-def _ignore_outcome(delivered: Awaitable[None]) -> None:
+def _ignore_outcome(delivered: Awaitable[object]) -> None:
     # Its failure (the broker gone) is what ended the leadership already; retrieve it so that asyncio does
     # not log it as never retrieved.
     asyncio.ensure_future(delivered).add_done_callback(lambda f: f.cancelled() or f.exception())

@@ -517,7 +517,7 @@ class _DeadLettersFailOnce:
                     raise ConnectionError("broker unavailable while dead-lettering")
                 await inner.publish(messages)
 
-            async def send(self, messages: Sequence[OutgoingMessage]) -> Awaitable[None]:
+            async def send(self, messages: Sequence[OutgoingMessage]) -> Awaitable[object]:
                 return await inner.send(messages)
 
         return FlakyProducer()

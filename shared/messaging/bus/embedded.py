@@ -170,7 +170,7 @@ class EmbeddedProducer:
             raise
         _AppendSignal.for_path(self._bus.path).notify(partitions.keys())
 
-    async def send(self, messages: Sequence[OutgoingMessage]) -> Awaitable[None]:
+    async def send(self, messages: Sequence[OutgoingMessage]) -> Awaitable[object]:
         await self.publish(messages)  # committed to the log: nothing left to wait for
         return already_delivered()
 

@@ -15,10 +15,6 @@ from shared.messaging.bus.port import OutgoingMessage, ReceivedMessage
 log = logging.getLogger(__name__)
 
 
-async def _all_delivered(futures: Sequence[asyncio.Future[object]]) -> None:
-    await asyncio.gather(*futures)
-
-
 class KafkaProducerAdapter:
     def __init__(self, bootstrap: str) -> None:
         self._bootstrap = bootstrap
@@ -47,7 +43,7 @@ class KafkaProducerAdapter:
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         await (await self.send(messages))
 
-    async def send(self, messages: Sequence[OutgoingMessage]) -> Awaitable[None]:
+    async def send(self, messages: Sequence[OutgoingMessage]) -> Awaitable[object]:
         if self._producer is None:
             await self.start()
         assert self._producer is not None
@@ -57,7 +53,7 @@ class KafkaProducerAdapter:
             await self._producer.send(m.topic, m.value, key=m.key.encode(), headers=list(m.headers))
             for m in messages
         ]
-        return _all_delivered(futures)
+        return asyncio.gather(*futures)
 
 
 class KafkaConsumerAdapter:

@@ -42,15 +42,15 @@ class Producer(Protocol):
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         """Return once every message is durably acknowledged; raise if any was not."""
 
-    async def send(self, messages: Sequence[OutgoingMessage]) -> Awaitable[None]:
+    async def send(self, messages: Sequence[OutgoingMessage]) -> Awaitable[object]:
         """Hand the messages over in order and return without waiting for the broker: the awaitable
         completes once every one is durably acknowledged, or raises. Messages handed over by a later
         call go out after these (the relay reads its next batch while this one is in flight)."""
 
 
-def already_delivered() -> Awaitable[None]:
+def already_delivered() -> Awaitable[object]:
     """What :meth:`Producer.send` returns when the messages are durable once handed over (the embedded log)."""
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
     done.set_result(None)
     return done
 
