@@ -22,7 +22,7 @@ from services.dashboard.models import (
     seen_projects,
 )
 from shared.db import bulk
-from shared.db.statements import upsert_adding, upsert_replacing
+from shared.db.statements import upsert_replacing
 from shared.events import CloudEvent
 from shared.events.network import OrganizationState
 from shared.events.projects import CaseFeatured, CaseUnfeatured, ProjectState
@@ -66,8 +66,9 @@ class EntityProjection(ABC, Generic[P, F]):
     def contribution(self, facts: F | None) -> domain.Contribution: ...
 
     async def fold(self, conn: AsyncConnection, payloads: list[BaseModel], delta: domain.Contribution
-                   ) -> list[dict[str, Any]]:
-        """Add this kind's events, in order, to ``delta``; return the rows to store for the entities they changed.
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Add this kind's events, in order, to ``delta``; return the rows to store for the entities they
+        changed: (those seen for the first time, those seen before).
 
         The last state seen of every entity in the batch is read at once; each event moves the counters
         by ``contribution(new) - contribution(old)``, so the same entity twice in a batch chains correctly.
@@ -76,12 +77,15 @@ class EntityProjection(ABC, Generic[P, F]):
         ids = sorted({self.id_of(p) for p in mine})
         known: dict[str, F] = {r._mapping[self.key]: self.facts_of_row(r)
                                for r in await bulk.rows_by_key(conn, self.table, self.key, ids)}
+        stored = known.keys() & ids
         changed: dict[str, F] = {}
         for payload in mine:
             entity_id, new = self.id_of(payload), self.facts_of_payload(payload)
             domain.accumulate(delta, domain.change(self.contribution(known.get(entity_id)), self.contribution(new)))
             known[entity_id] = changed[entity_id] = new
-        return [self.row_of(i, f) for i, f in changed.items()]
+        first_seen = [self.row_of(i, f) for i, f in changed.items() if i not in stored]
+        seen_before = [self.row_of(i, f) for i, f in changed.items() if i in stored]
+        return first_seen, seen_before
 
 
 class DelegateProjection(EntityProjection[DelegateState, domain.DelegateFacts]):
@@ -180,13 +184,16 @@ async def apply_events(conn: AsyncConnection, events: list[tuple[CloudEvent, Bas
     # In order: a case may be featured and unfeatured in one batch.
     case_changes = [p for p in of_kind(payloads, CaseFeatured, CaseUnfeatured)
                     if isinstance(p, (CaseFeatured, CaseUnfeatured))]
-    for projection, rows in entity_rows:
-        if rows:
-            await bulk.upsert_replacing_rows(conn, projection.table, [projection.key], rows)
+    for projection, (first_seen, seen_before) in entity_rows:
+        # Entities not found just now are inserted, not upserted (half the database's work; nearly every
+        # entity of a rebuild). Another writer inserting one meanwhile fails the batch, which then goes
+        # event by event and finds it.
+        await bulk.insert_rows(conn, projection.table, first_seen)
+        await bulk.upsert_replacing_rows(conn, projection.table, [projection.key], seen_before)
     for table_name, counter_rows in sorted(delta.items()):
         table, keys, columns = COUNTER_TABLES[table_name]
         # Sorted keys: concurrent dashboard replicas lock counter rows in one order, never deadlock.
-        await conn.execute(upsert_adding(conn, table, keys, None, columns), [
+        await bulk.upsert_adding_rows(conn, table, keys, columns, [
             dict(zip(keys, key, strict=True)) | {c: int(moved.get(c, 0)) for c in columns}
             for key, moved in sorted(counter_rows.items(), key=lambda item: [str(k) for k in item[0]])])
     if edition_rows:

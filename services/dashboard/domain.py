@@ -7,6 +7,8 @@ combination, count exactly once, and makes a country, sector or amount change mo
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -36,12 +38,28 @@ class Span(StrEnum):
     ten_minutes = "10min"
 
 
+# (span, its label, its length in seconds): iterating an Enum class is slow, and this runs per delegate event.
+_SPANS = tuple((span, span.value, {Span.day: 86_400, Span.ten_minutes: 600}[span]) for span in Span)
+_CONFERENCE_OFFSET = int(CONFERENCE_TIME.utcoffset(None).total_seconds())
+
+
 def bucket_start(moment: datetime, span: Span) -> datetime:
     """The start of ``moment``'s bucket, in conference time."""
-    local = moment.astimezone(CONFERENCE_TIME)
-    if span is Span.day:
-        return local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return local.replace(minute=local.minute - local.minute % 10, second=0, microsecond=0)
+    return dict(bucket_starts(moment))[span.value]
+
+
+def bucket_starts(moment: datetime) -> list[tuple[str, datetime]]:
+    """``moment``'s bucket in every span: (the span's label, the bucket's start in conference time)."""
+    # Conference time has a fixed offset, so a bucket is a whole number of spans since the epoch there:
+    # one timestamp, integer arithmetic and a cached datetime per bucket, not a time-zone conversion per
+    # event and span (a rebuild places every registration in two buckets).
+    local_seconds = math.floor(moment.timestamp()) + _CONFERENCE_OFFSET
+    return [(label, _bucket(local_seconds // size, size)) for _, label, size in _SPANS]
+
+
+@functools.lru_cache(maxsize=8192)
+def _bucket(index: int, size: int) -> datetime:
+    return datetime.fromtimestamp(index * size - _CONFERENCE_OFFSET, CONFERENCE_TIME)
 
 
 @dataclass(frozen=True)
@@ -92,13 +110,15 @@ def _timeline_contribution(facts: DelegateFacts) -> dict[tuple[Hashable, ...], d
     """A registered delegate in the bucket of their registration, and of their check-in once scanned: the
     timeline is of registrations that stand (a cancelled one leaves its bucket) and of check-ins."""
     rows: dict[tuple[Hashable, ...], dict[str, int]] = {}
-    for span in Span:
-        if facts.registered_at is not None:
-            key = (facts.edition_id, span.value, bucket_start(facts.registered_at, span))
-            rows.setdefault(key, {})["registered"] = 1
-        if facts.status == DelegateStatus.checked_in and facts.checked_in_at is not None:
-            key = (facts.edition_id, span.value, bucket_start(facts.checked_in_at, span))
-            rows.setdefault(key, {})["checked_in"] = 1
+    checked_in_at = facts.checked_in_at if facts.status == DelegateStatus.checked_in else None
+    if facts.registered_at is None and checked_in_at is None:
+        return rows
+    if facts.registered_at is not None:
+        for label, start in bucket_starts(facts.registered_at):
+            rows[facts.edition_id, label, start] = {"registered": 1}
+    if checked_in_at is not None:
+        for label, start in bucket_starts(checked_in_at):
+            rows.setdefault((facts.edition_id, label, start), {})["checked_in"] = 1
     return rows
 
 

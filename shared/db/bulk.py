@@ -11,17 +11,15 @@ conflict rule, same rows written, same rows returned.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Table, TextClause, select, text
+from pydantic_core import to_json
+from sqlalchemy import Row, Table, TextClause, insert, select, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.db.statements import insert_ignoring_duplicates, upsert_replacing
+from shared.db.statements import insert_ignoring_duplicates, upsert_adding, upsert_replacing
 
 _SQLITE_IN_CHUNK = 500  # SQLite caps a statement's parameters (999 in older builds)
 # The statements' text depends on the table and columns only; built once per process.
@@ -41,16 +39,10 @@ def _quoted(dialect: Dialect, *names: str) -> str:
     return ", ".join(dialect.identifier_preparer.quote(n) for n in names)
 
 
-def _json_value(value: object) -> str:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)  # exact: PostgreSQL reads the digits, never a binary float
-    raise TypeError(f"{type(value).__name__} has no JSON form for a bulk statement")
-
-
 def _rows_json(rows: Sequence[dict[str, Any]]) -> str:
-    return json.dumps(rows, default=_json_value, separators=(",", ":"))
+    # pydantic-core's encoder: a quarter of json.dumps's time for a rebuild's batch. Dates and times as ISO
+    # 8601 and Decimals as their digits (exact: PostgreSQL reads the digits, never a binary float).
+    return to_json(rows).decode()
 
 
 def _insert_json(table: Table, dialect: Dialect, names: tuple[str, ...], conflict: str) -> TextClause:
@@ -74,7 +66,13 @@ async def insert_missing(conn: AsyncConnection, table: Table, column: str, value
         result = await conn.execute(insert_ignoring_duplicates(conn, table).returning(table.c[column]),
                                     [fixed | {column: value} for value in values])
         return set(result.scalars())
-    key = ("missing", table, column, tuple(fixed))
+    statement = _insert_unnest(conn, table, column, fixed,
+                               f"ON CONFLICT DO NOTHING RETURNING {_quoted(conn.dialect, column)}")
+    return set((await conn.execute(statement, {**fixed, column: list(values)})).scalars())
+
+
+def _insert_unnest(conn: AsyncConnection, table: Table, column: str, fixed: dict[str, Any], tail: str) -> TextClause:
+    key = ("unnest", table, column, tuple(fixed), tail)
     if (statement := _STATEMENTS.get(key)) is None:
         # One array for the one column that varies: the fixed values are bound once, not once per row.
         dialect = conn.dialect
@@ -82,9 +80,33 @@ async def insert_missing(conn: AsyncConnection, table: Table, column: str, value
         selected = ", ".join([*(f"CAST(:{n} AS {table.c[n].type.compile(dialect=dialect)})" for n in fixed), "v"])
         statement = _STATEMENTS[key] = text(
             f"INSERT INTO {_quoted(dialect, table.name)} ({_quoted(dialect, *names)}) SELECT {selected} "
-            f"FROM unnest({_array_of(table, column, dialect)}) AS v ON CONFLICT DO NOTHING "
-            f"RETURNING {_quoted(dialect, column)}")
-    return set((await conn.execute(statement, {**fixed, column: list(values)})).scalars())
+            f"FROM unnest({_array_of(table, column, dialect)}) AS v {tail}")
+    return statement
+
+
+async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """A plain ``INSERT`` of rows covering every column: an existing key fails the statement.
+
+    Half the database's work of an upsert (no speculative insertion): for rows known to be new, e.g. the
+    entities a consumer has just looked up and not found."""
+    if not rows:
+        return
+    if not _postgres(conn):
+        await conn.execute(insert(table), list(rows))
+        return
+    names = tuple(c.name for c in table.columns)
+    await conn.execute(_insert_json(table, conn.dialect, names, ""), {"rows": _rows_json(rows)})
+
+
+async def insert_values(conn: AsyncConnection, table: Table, column: str, values: Sequence[Any],
+                        fixed: dict[str, Any]) -> None:
+    """``insert_missing`` for values known to be new: a plain ``INSERT``, so an existing one fails it."""
+    if not values:
+        return
+    if not _postgres(conn):
+        await conn.execute(insert(table), [fixed | {column: value} for value in values])
+        return
+    await conn.execute(_insert_unnest(conn, table, column, fixed, ""), {**fixed, column: list(values)})
 
 
 async def upsert_replacing_rows(conn: AsyncConnection, table: Table, keys: Sequence[str],
@@ -103,6 +125,23 @@ async def upsert_replacing_rows(conn: AsyncConnection, table: Table, keys: Seque
     updates = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in names if n not in keys)
     conflict = f"ON CONFLICT ({_quoted(conn.dialect, *keys)}) DO UPDATE SET {updates}"
     await conn.execute(_insert_json(table, conn.dialect, names, conflict), {"rows": _rows_json(rows)})
+
+
+async def upsert_adding_rows(conn: AsyncConnection, table: Table, keys: Sequence[str], increments: Sequence[str],
+                             rows: Sequence[dict[str, Any]]) -> None:
+    """``statements.upsert_adding`` for many rows (counters: ``col = col + excluded.col``), one statement.
+
+    The rows must not repeat a key among themselves."""
+    if not rows:
+        return
+    if not _postgres(conn):
+        await conn.execute(upsert_adding(conn, table, keys, None, increments), list(rows))
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    name = quote(table.name)
+    adds = ", ".join(f"{quote(c)} = {name}.{quote(c)} + excluded.{quote(c)}" for c in increments)
+    conflict = f"ON CONFLICT ({_quoted(conn.dialect, *keys)}) DO UPDATE SET {adds}"
+    await conn.execute(_insert_json(table, conn.dialect, (*keys, *increments), conflict), {"rows": _rows_json(rows)})
 
 
 def _select_any(table: Table, dialect: Dialect, key: str) -> TextClause:

@@ -21,6 +21,7 @@ import structlog
 from prometheus_client import Histogram
 from pydantic import BaseModel
 from sqlalchemy import Table
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.db import bulk
@@ -66,7 +67,8 @@ class EventConsumer:
 
     def __init__(self, *, group: str, subscriptions: Subscriptions, bus: Bus, engine: AsyncEngine,
                  processed: Table, metrics: PlatformMetrics, poll_interval: float, topic_prefix: str = "",
-                 max_attempts: int = 3, batch_size: int = 500, on_applied: Callable[[], None] | None = None) -> None:
+                 max_attempts: int = 3, batch_size: int = 500, on_applied: Callable[[], None] | None = None,
+                 report_each_event: bool = True, inbox_starts_empty: bool = False) -> None:
         self.group = group
         self.batch_handler = subscriptions.batch_handler
         self.topics = [topic_prefix + t for t in subscriptions.topics]
@@ -79,6 +81,11 @@ class EventConsumer:
         self.max_attempts = max_attempts
         self.batch_size = batch_size
         self.on_applied = on_applied
+        # Off for a rebuild: nobody scrapes its process, and a log line and a histogram sample per event
+        # were a tenth of its time. The batch's counters and latency are still kept.
+        self.report_each_event = report_each_event
+        # A rebuild's: nearly every event is new, so a batch is remembered with a plain INSERT first.
+        self.inbox_starts_empty = inbox_starts_empty
         self.running = False
         self._stopping = False
         self._lag_checked = 0.0
@@ -215,8 +222,7 @@ class EventConsumer:
         started = time.perf_counter()
         try:
             async with self.engine.begin() as conn:
-                fresh_ids = await bulk.insert_missing(conn, self.processed, "event_id", list(first),
-                                                      {"consumer": self.group, "processed_at": now})
+                fresh_ids = await self._remember(conn, list(first), now)
                 fresh = [event for event_id, event in first.items() if event_id in fresh_ids]
                 await self.batch_handler(conn, fresh)
         except Exception as exc:
@@ -233,8 +239,23 @@ class EventConsumer:
             else:
                 outcome.duplicate_topics[message.topic] += 1
         events_log.info("events applied", consumer=self.group, events=len(fresh), duplicates=len(parsed) - len(fresh))
-        self._report_batch(parsed, {envelope.id for envelope, _ in fresh}, time.perf_counter() - started)
+        if self.report_each_event:
+            self._report_batch(parsed, {envelope.id for envelope, _ in fresh}, time.perf_counter() - started)
         return True
+
+    async def _remember(self, conn: AsyncConnection, event_ids: list[str], now: datetime) -> set[str]:
+        """Remember a batch's events as processed; return the ids that were not remembered before."""
+        fixed = {"consumer": self.group, "processed_at": now}
+        if self.inbox_starts_empty:
+            # A plain INSERT is half the database's work of one that skips conflicts; an event that the
+            # log holds twice (a publish repeated after a failure) fails it, and the batch then skips them.
+            try:
+                async with conn.begin_nested():
+                    await bulk.insert_values(conn, self.processed, "event_id", event_ids, fixed)
+                return set(event_ids)
+            except IntegrityError:
+                pass
+        return await bulk.insert_missing(conn, self.processed, "event_id", event_ids, fixed)
 
     def _report_batch(self, parsed: list[tuple[ReceivedMessage, CloudEvent, BaseModel]], fresh_ids: set[str],
                       elapsed: float) -> None:
