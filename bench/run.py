@@ -372,7 +372,7 @@ async def bench_rebuild(report: Report, postgres_env: dict[str, str], kafka_env:
         try:
             async with engine.connect() as conn:
                 totals = (await conn.execute(text("SELECT sum(registered) FROM delegate_counts"))).scalar()
-                spans = dict((await conn.execute(text(
+                spans: dict[str, int] = dict((await conn.execute(text(
                     "SELECT span, sum(registered) FROM timeline_counts GROUP BY span"))).tuples().all())
         finally:
             await engine.dispose()
