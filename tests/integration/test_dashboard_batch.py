@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from devkit import stack
 from services.dashboard.app import SERVICE_DIR
 from services.dashboard.consumers import apply_events
 from services.dashboard.models import COUNTER_TABLES
+from shared.db import bulk
 from shared.db.engine import make_engine
 from shared.db.migrations import migrate
 from shared.events import CloudEvent, new_event
@@ -138,3 +140,39 @@ async def test_a_batch_counts_like_one_by_one_and_like_the_final_states(
 
     assert await counters(batch_engine) == expected
     assert await counters(single_engine) == expected
+
+
+async def test_an_entity_stored_by_another_replica_meanwhile_fails_the_batch_not_the_count(
+        engines: tuple[AsyncEngine, AsyncEngine], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entities a batch did not find are inserted, not upserted. If another replica stored one between the
+    batch's read and its insert (partitions move in a rebalance), the batch must fail as a whole — the
+    consumer then applies its events one by one — rather than count the entity twice."""
+    engine, _ = engines
+    did = str(uuid.uuid4())
+    common = {"delegate_id": did, "edition_id": "e1", "country": "MY", "category": DelegateCategory.guest}
+    registered = DelegateRegistered(**common, status=DelegateStatus.registered)
+    cancelled = DelegateUpdated(**common, status=DelegateStatus.cancelled, previous=DelegatePrevious(
+        country="MY", category=DelegateCategory.guest, status=DelegateStatus.registered))
+    async with engine.begin() as conn:  # the other replica's commit
+        await apply_events(conn, [(new_event(registered, subject=did), registered)])
+    registered_my = ("delegate_counts", ("e1", "MY"), "registered")
+    assert (await counters(engine))[registered_my] == 1
+
+    real_rows_by_key = bulk.rows_by_key
+    calls = 0
+
+    async def read_before_the_other_commit(*args: Any, **kwargs: Any) -> list[Any]:
+        nonlocal calls
+        calls += 1
+        return [] if calls == 1 else await real_rows_by_key(*args, **kwargs)
+
+    monkeypatch.setattr(bulk, "rows_by_key", read_before_the_other_commit)
+    update = [(new_event(cancelled, subject=did), cancelled)]
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as conn:
+            await apply_events(conn, update)
+    assert (await counters(engine))[registered_my] == 1  # nothing of the failed batch stayed
+
+    async with engine.begin() as conn:  # the event-by-event retry reads the stored row
+        await apply_events(conn, update)
+    assert (await counters(engine))[registered_my] == 0
