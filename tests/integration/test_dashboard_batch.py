@@ -167,7 +167,7 @@ async def test_an_entity_stored_by_another_replica_meanwhile_fails_the_batch_not
         return [] if calls == 1 else await real_rows_by_key(*args, **kwargs)
 
     monkeypatch.setattr(bulk, "rows_by_key", read_before_the_other_commit)
-    update = [(new_event(cancelled, subject=did), cancelled)]
+    update: list[tuple[CloudEvent, BaseModel]] = [(new_event(cancelled, subject=did), cancelled)]
     with pytest.raises(IntegrityError):
         async with engine.begin() as conn:
             await apply_events(conn, update)
