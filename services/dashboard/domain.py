@@ -111,8 +111,6 @@ def _timeline_contribution(facts: DelegateFacts) -> dict[tuple[Hashable, ...], d
     timeline is of registrations that stand (a cancelled one leaves its bucket) and of check-ins."""
     rows: dict[tuple[Hashable, ...], dict[str, int]] = {}
     checked_in_at = facts.checked_in_at if facts.status == DelegateStatus.checked_in else None
-    if facts.registered_at is None and checked_in_at is None:
-        return rows
     if facts.registered_at is not None:
         for label, start in bucket_starts(facts.registered_at):
             rows[facts.edition_id, label, start] = {"registered": 1}
