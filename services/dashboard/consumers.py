@@ -207,8 +207,8 @@ async def apply_events(conn: AsyncConnection, events: list[tuple[CloudEvent, Bas
         else:
             await conn.execute(featured_cases.delete().where(featured_cases.c.case_id == case.case_id))
     if delta or case_changes or edition_rows:
-        await conn.execute(upsert_replacing(conn, read_model_state, ["name"],
-                                            {"name": "totals", "updated_at": datetime.now(UTC)}))
+        await conn.execute(upsert_replacing(conn, read_model_state, ["name"], None),
+                           {"name": "totals", "updated_at": datetime.now(UTC)})
 
 
 async def apply_event(conn: AsyncConnection, envelope: CloudEvent, payload: BaseModel) -> None:

@@ -11,11 +11,12 @@ conflict rule, same rows written, same rows returned.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic_core import to_json
-from sqlalchemy import Row, Table, TextClause, insert, select, text
+from sqlalchemy import Insert, Row, Select, Table, TextClause, bindparam, insert, select, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,6 +25,28 @@ from shared.db.statements import insert_ignoring_duplicates, upsert_adding, upse
 _SQLITE_IN_CHUNK = 500  # SQLite caps a statement's parameters (999 in older builds)
 # The statements' text depends on the table and columns only; built once per process.
 _STATEMENTS: dict[tuple[Any, ...], TextClause] = {}
+
+
+# The portable statements (SQLite) are built once too: building one and its cache key cost more than
+# running it on the embedded default, which applies a few per event.
+@functools.cache
+def _plain_insert(table: Table) -> Insert:
+    return insert(table)
+
+
+_RETURNING: dict[tuple[str, Table, str], Any] = {}
+
+
+def _returning(conn: AsyncConnection, table: Table, column: str) -> Any:
+    key = (conn.dialect.name, table, column)
+    if (statement := _RETURNING.get(key)) is None:
+        statement = _RETURNING[key] = insert_ignoring_duplicates(conn, table).returning(table.c[column])
+    return statement
+
+
+@functools.cache
+def _select_in(table: Table, key: str) -> Select[Any]:
+    return select(table).where(table.c[key].in_(bindparam("values", expanding=True)))
 
 
 def _postgres(conn: AsyncConnection) -> bool:
@@ -63,8 +86,7 @@ async def insert_missing(conn: AsyncConnection, table: Table, column: str, value
     if not values:
         return set()
     if not _postgres(conn):
-        result = await conn.execute(insert_ignoring_duplicates(conn, table).returning(table.c[column]),
-                                    [fixed | {column: value} for value in values])
+        result = await conn.execute(_returning(conn, table, column), [fixed | {column: value} for value in values])
         return set(result.scalars())
     statement = _insert_unnest(conn, table, column, fixed,
                                f"ON CONFLICT DO NOTHING RETURNING {_quoted(conn.dialect, column)}")
@@ -92,7 +114,7 @@ async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[dict[s
     if not rows:
         return
     if not _postgres(conn):
-        await conn.execute(insert(table), list(rows))
+        await conn.execute(_plain_insert(table), list(rows))
         return
     names = tuple(c.name for c in table.columns)
     await conn.execute(_insert_json(table, conn.dialect, names, ""), {"rows": _rows_json(rows)})
@@ -104,7 +126,7 @@ async def insert_values(conn: AsyncConnection, table: Table, column: str, values
     if not values:
         return
     if not _postgres(conn):
-        await conn.execute(insert(table), [fixed | {column: value} for value in values])
+        await conn.execute(_plain_insert(table), [fixed | {column: value} for value in values])
         return
     await conn.execute(_insert_unnest(conn, table, column, fixed, ""), {**fixed, column: list(values)})
 
@@ -162,5 +184,5 @@ async def rows_by_key(conn: AsyncConnection, table: Table, key: str, values: Seq
     found: list[Row[Any]] = []
     for i in range(0, len(values), _SQLITE_IN_CHUNK):
         chunk = list(values[i:i + _SQLITE_IN_CHUNK])
-        found += (await conn.execute(select(table).where(table.c[key].in_(chunk)))).all()
+        found += (await conn.execute(_select_in(table, key), {"values": chunk})).all()
     return found
