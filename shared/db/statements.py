@@ -40,9 +40,7 @@ def upsert_adding(conn: AsyncConnection | Connection, table: Any, keys: Iterable
     With ``values=None`` the statement takes its rows at execution: ``conn.execute(stmt, rows)``."""
     if values is None:
         return _upsert_adding_rows(conn.dialect.name, table, tuple(keys), tuple(increments))
-    stmt = dialect_insert(conn, table).values(**values)
-    return stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in increments})
+    return _adding(dialect_insert(conn, table).values(**values), table, keys, increments)
 
 
 def upsert_replacing(conn: AsyncConnection | Connection, table: Any, keys: Iterable[str],
@@ -52,9 +50,17 @@ def upsert_replacing(conn: AsyncConnection | Connection, table: Any, keys: Itera
     With ``values=None`` the statement covers every column and takes its rows at execution."""
     if values is None:
         return _upsert_replacing_rows(conn.dialect.name, table, tuple(keys))
-    stmt = dialect_insert(conn, table).values(**values)
-    return stmt.on_conflict_do_update(index_elements=list(keys),
-                                      set_={c: stmt.excluded[c] for c in values if c not in keys})
+    return _replacing(dialect_insert(conn, table).values(**values), keys, values)
+
+
+def _adding(stmt: Any, table: Any, keys: Iterable[str], increments: Iterable[str]) -> Any:
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in increments})
+
+
+def _replacing(stmt: Any, keys: Iterable[str], columns: Iterable[str]) -> Any:
+    keys = list(keys)
+    return stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in columns if c not in keys})
 
 
 # The statements that take their rows at execution are built once per dialect and shape: SQLAlchemy
@@ -62,13 +68,9 @@ def upsert_replacing(conn: AsyncConnection | Connection, table: Any, keys: Itera
 # (the embedded default applies a few per event).
 @functools.cache
 def _upsert_adding_rows(dialect: str, table: Any, keys: tuple[str, ...], increments: tuple[str, ...]) -> Any:
-    stmt = _dialect_insert(dialect, table)
-    return stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in increments})
+    return _adding(_dialect_insert(dialect, table), table, keys, increments)
 
 
 @functools.cache
 def _upsert_replacing_rows(dialect: str, table: Any, keys: tuple[str, ...]) -> Any:
-    stmt = _dialect_insert(dialect, table)
-    return stmt.on_conflict_do_update(index_elements=list(keys),
-                                      set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys})
+    return _replacing(_dialect_insert(dialect, table), keys, [c.name for c in table.columns])
