@@ -215,7 +215,7 @@ class ServiceSettings:
 
     def _default_sqlite_url(self) -> str:
         path = self.platform.data_dir.resolve() / f"{self.service}.db"
-        return f"sqlite+aiosqlite:///{path}"
+        return f"sqlite+inline:///{path}"
 
     @property
     def is_postgres(self) -> bool:

@@ -31,7 +31,7 @@ LINGERING_THREAD_GRACE_SECONDS = 10.0
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """A connection some test left open keeps a worker thread (aiosqlite's) alive, and the interpreter
+    """A connection some test left open keeps a worker thread alive, and the interpreter
     would wait for it forever after the last test: name such threads and exit with the run's status
     instead of hanging CI."""
     deadline = time.monotonic() + LINGERING_THREAD_GRACE_SECONDS

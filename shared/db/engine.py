@@ -9,6 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from shared.db.sqlite import inline_url
 from shared.files import private_file
 
 
@@ -18,7 +19,8 @@ def make_engine(url: str, *, pool_size: int = 20, read_only: bool = False) -> As
     write lock; on PostgreSQL it is the same."""
     if url.startswith("sqlite"):
         prepare_sqlite_file(url)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # Statements run on the loop's thread, waits for the file's lock are awaited (shared/db/sqlite.py).
+        engine = create_async_engine(inline_url(url))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling breaks SAVEPOINT; take it over (SQLAlchemy docs).
         # IMMEDIATE takes the write lock up front, so two writers never deadlock on lock upgrade.
@@ -46,7 +48,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
     dbapi_connection.isolation_level = None

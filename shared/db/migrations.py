@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.db.engine import prepare_sqlite_file
+from shared.db.sqlite import inline_url
 from shared.db.tables import AUTO_ID
 
 
@@ -34,7 +35,7 @@ def run_env(target_metadata: MetaData) -> None:
             context.run_migrations()
 
     async def main() -> None:
-        engine = create_async_engine(url)
+        engine = create_async_engine(inline_url(url))
         try:
             async with engine.connect() as connection:
                 await connection.run_sync(do_run)

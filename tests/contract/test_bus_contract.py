@@ -418,7 +418,7 @@ async def running_inbox(bus: Bus, prefix: str, tmp_path: Path, *, fail_for: str 
                     Column("seq", Integer, primary_key=True, autoincrement=True),
                     Column("event_id", String(36), nullable=False),
                     Column("edition_id", String(100), nullable=False))
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'inbox.db'}")
+    engine = make_engine(f"sqlite+inline:///{tmp_path / 'inbox.db'}")
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     inbox = Inbox(bus=bus, topic=topic, group=group, engine=engine, applied=applied,

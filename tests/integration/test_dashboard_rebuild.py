@@ -106,7 +106,7 @@ async def test_a_rebuild_on_the_embedded_default_counts_each_event_once(tmp_path
     settings = PlatformSettings(data_dir=tmp_path / "data")
     (tmp_path / "data").mkdir()
     await check_rebuild(ServiceSettings("dashboard", settings,
-                                        database_url=f"sqlite+aiosqlite:///{tmp_path / 'data' / 'dashboard.db'}"))
+                                        database_url=f"sqlite+inline:///{tmp_path / 'data' / 'dashboard.db'}"))
 
 
 @pytest.mark.postgres

@@ -39,7 +39,7 @@ NOT_PUBLIC = ("checked_in_at", "cancelled_at", "email", "phone", "badge_code")
 
 
 def sqlite_urls(data_dir: Path) -> dict[str, str]:
-    return {name: f"sqlite+aiosqlite:///{data_dir / name}.db" for name in STATE_TABLES}
+    return {name: f"sqlite+inline:///{data_dir / name}.db" for name in STATE_TABLES}
 
 
 @pytest.fixture(scope="module", params=["postgresql", "sqlite"])

@@ -27,7 +27,7 @@ async def registration(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     work = tmp_path_factory.mktemp("limits")
     data = work / "data"
     env = {"CONFERENCE_DATA_DIR": str(data), "CONFERENCE_BUS": "embedded", "CONFERENCE_ADMIN_TOKEN": ADMIN_TOKEN,
-           "CONFERENCE_TOPIC_PREFIX": "", "REGISTRATION_DATABASE_URL": f"sqlite+aiosqlite:///{data}/registration.db"}
+           "CONFERENCE_TOPIC_PREFIX": "", "REGISTRATION_DATABASE_URL": f"sqlite+inline:///{data}/registration.db"}
     process = ServiceProcess("registration", env, work)
     process.start()
     try:

@@ -52,7 +52,7 @@ async def test_sigterm_mid_load_loses_no_accepted_request(tmp_path: Path) -> Non
            "CONFERENCE_TOPIC_PREFIX": "", "CONFERENCE_POLL_INTERVAL_SECONDS": "0.2",
            "CONFERENCE_SHUTDOWN_DRAIN_SECONDS": str(DRAIN_SECONDS),
            # The data dir's SQLite files, whatever the outer shell points the services at.
-           **{f"{name.upper()}_DATABASE_URL": f"sqlite+aiosqlite:///{data_dir / name}.db"
+           **{f"{name.upper()}_DATABASE_URL": f"sqlite+inline:///{data_dir / name}.db"
               for name in ("registration", "dashboard")}}
     registration = ServiceProcess("registration", env, tmp_path)
     dashboard = ServiceProcess("dashboard", env, tmp_path)
@@ -136,7 +136,7 @@ async def test_sigterm_mid_load_loses_no_accepted_request(tmp_path: Path) -> Non
 async def test_a_second_signal_does_not_wait(tmp_path: Path, sig: signal.Signals) -> None:
     env = {"CONFERENCE_DATA_DIR": str(tmp_path / "data"), "CONFERENCE_BUS": "embedded", "CONFERENCE_TOPIC_PREFIX": "",
            "CONFERENCE_ADMIN_TOKEN": ADMIN_TOKEN, "CONFERENCE_SHUTDOWN_DRAIN_SECONDS": "30",
-           "NETWORK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'data' / 'network.db'}"}
+           "NETWORK_DATABASE_URL": f"sqlite+inline:///{tmp_path / 'data' / 'network.db'}"}
     network = ServiceProcess("network", env, tmp_path)
     network.start()
     try:

@@ -112,7 +112,7 @@ async def test_a_process_short_of_file_descriptors_keeps_serving_and_stops(tmp_p
     data = tmp_path / "data"
     env = {"CONFERENCE_DATA_DIR": str(data), "CONFERENCE_BUS": "embedded", "CONFERENCE_ADMIN_TOKEN": ADMIN_TOKEN,
            "CONFERENCE_TOPIC_PREFIX": "", "CONFERENCE_SHUTDOWN_DRAIN_SECONDS": "0.5",
-           "DASHBOARD_DATABASE_URL": f"sqlite+aiosqlite:///{data}/dashboard.db"}
+           "DASHBOARD_DATABASE_URL": f"sqlite+inline:///{data}/dashboard.db"}
     dashboard = ServiceProcess("dashboard", env, tmp_path, max_open_files=256)
     dashboard.start()
     writers: list[asyncio.StreamWriter] = []

@@ -29,7 +29,7 @@ async def strict(request: pytest.FixtureRequest, postgres_env: dict[str, str],
                  tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Any]]:
     data_dir = tmp_path_factory.mktemp(f"strict-{request.param}") / "data"
     data_dir.mkdir(parents=True)
-    urls = ({s: f"sqlite+aiosqlite:///{data_dir / s}.db" for s in STATE_TABLES}
+    urls = ({s: f"sqlite+inline:///{data_dir / s}.db" for s in STATE_TABLES}
             if request.param == "sqlite" else None)
     async with deploy(postgres_env, data_dir, ["registration", "projects", "network"], urls=urls) as d:
         if request.param == "sqlite":

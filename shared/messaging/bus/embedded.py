@@ -17,8 +17,7 @@ import uuid
 from collections.abc import Awaitable, Collection, Mapping, Sequence
 from pathlib import Path
 
-import aiosqlite
-
+from shared.db.sqlite import InlineConnection, InlineSQLite
 from shared.files import private_file
 from shared.messaging.bus.port import OutgoingMessage, ReceivedMessage, already_delivered, partition_for
 
@@ -92,26 +91,27 @@ class _AppendSignal:
             self.discard(entry)
 
 
-async def _connect(path: Path) -> aiosqlite.Connection:
+async def _open(path: Path) -> InlineSQLite:
     private_file(path)  # 0600 before SQLite opens it: bus.db-wal and bus.db-shm take its mode
-    conn = await aiosqlite.connect(path, timeout=30, isolation_level=None)
+    db = InlineSQLite.open(path)
     try:
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute("PRAGMA busy_timeout=30000")
-        await conn.executescript(_SCHEMA)
+        await db.run(_prepare)
     except BaseException:
-        # Each aiosqlite connection owns a worker thread that only close() ends; one left open (say,
-        # a readiness ping cancelled at shutdown) keeps the interpreter from exiting.
-        await asyncio.shield(conn.close())
+        await db.close()
         raise
-    return conn
+    return db
 
 
-async def _end_offset(conn: aiosqlite.Connection, topic: str, partition: int) -> int:
+def _prepare(conn: InlineConnection) -> None:
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.executescript(_SCHEMA)
+
+
+def _end_offset(conn: InlineConnection, topic: str, partition: int) -> int:
     """The offset the next record of the partition gets (its count: offsets start at 0, no gaps)."""
-    rows = list(await conn.execute_fetchall(
-        'SELECT COALESCE(MAX("offset") + 1, 0) FROM records WHERE topic=? AND partition=?', (topic, partition)))
+    rows = conn.execute('SELECT COALESCE(MAX("offset") + 1, 0) FROM records WHERE topic=? AND partition=?',
+                        (topic, partition)).fetchall()
     return int(rows[0][0])
 
 
@@ -127,48 +127,52 @@ def _read_statement(partitions: int) -> str:
 class EmbeddedProducer:
     def __init__(self, bus: EmbeddedBus) -> None:
         self._bus = bus
-        self._conn: aiosqlite.Connection | None = None
+        self._db: InlineSQLite | None = None
 
     async def start(self) -> None:
-        if self._conn is None:
-            self._conn = await _connect(self._bus.path)
+        if self._db is None:
+            self._db = await _open(self._bus.path)
 
     async def stop(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            await asyncio.shield(conn.close())
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
 
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         if not messages:
             return
         await self.start()
-        assert self._conn is not None
-        conn = self._conn
+        assert self._db is not None
+        topics = await self._db.run(self._append, messages)
+        _AppendSignal.for_path(self._bus.path).notify(topics)
+
+    def _append(self, conn: InlineConnection, messages: Sequence[OutgoingMessage]) -> Collection[str]:
+        """The messages appended in one transaction (one step of the event loop); the topics written."""
         now = time.time()
-        await conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE")
         try:
             partitions: dict[str, int] = {}
             next_offsets: dict[tuple[str, int], int] = {}
             rows = []
             for m in messages:
                 if m.topic not in partitions:
-                    partitions[m.topic] = await self._bus._partitions_of(conn, m.topic, create=True)
+                    partitions[m.topic] = self._bus._partitions_of(conn, m.topic, create=True)
                 p = partition_for(m.key, partitions[m.topic])
                 tp = (m.topic, p)
                 if tp not in next_offsets:
-                    next_offsets[tp] = await _end_offset(conn, *tp)
+                    next_offsets[tp] = _end_offset(conn, *tp)
                 offset = next_offsets[tp]
                 next_offsets[tp] = offset + 1
                 headers = json.dumps([[k, v.decode("utf-8", "replace")] for k, v in m.headers])
                 rows.append((m.topic, p, offset, m.key, m.value, headers, now))
-            await conn.executemany(
+            conn.executemany(
                 'INSERT INTO records (topic, partition, "offset", key, value, headers, appended_at) '
                 "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-            await conn.execute("COMMIT")
+            conn.commit()
         except BaseException:
-            await conn.execute("ROLLBACK")
+            conn.rollback()
             raise
-        _AppendSignal.for_path(self._bus.path).notify(partitions.keys())
+        return partitions.keys()
 
     async def send(self, messages: Sequence[OutgoingMessage]) -> Awaitable[object]:
         await self.publish(messages)  # committed to the log: nothing left to wait for
@@ -182,84 +186,88 @@ class EmbeddedConsumer:
         self._topics = list(topics)
         self._group = group
         self._member = f"{group}-{uuid.uuid4().hex[:12]}"
-        self._conn: aiosqlite.Connection | None = None
+        self._db: InlineSQLite | None = None
         self._positions: dict[tuple[str, int], int] = {}
         self._last_heartbeat = 0.0
 
     async def start(self) -> None:
-        self._conn = await _connect(self._bus.path)
+        self._db = await _open(self._bus.path)
+        await self._db.run(self._join)
+
+    def _join(self, conn: InlineConnection) -> None:
         for topic in self._topics:
-            await self._bus._partitions_of(self._conn, topic, create=True)
+            self._bus._partitions_of(conn, topic, create=True)
         if self._from_beginning:
             # Alone and from offset 0, not a member sharing partitions (a rebuild).
             for topic in self._topics:
-                for p in range(await self._bus._partitions_of(self._conn, topic, create=True)):
+                for p in range(self._bus._partitions_of(conn, topic, create=True)):
                     self._positions[(topic, p)] = 0
             return
-        await self._heartbeat(force=True)
+        self._heartbeat(conn, force=True)
 
     async def stop(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
+        if self._db is not None:
+            db, self._db = self._db, None
             try:
-                await conn.execute("DELETE FROM group_members WHERE grp=? AND member=?", (self._group, self._member))
+                await db.run(self._leave)
             finally:
-                await asyncio.shield(conn.close())
+                await db.close()
 
-    async def _heartbeat(self, *, force: bool = False) -> None:
+    def _leave(self, conn: InlineConnection) -> None:
+        conn.execute("DELETE FROM group_members WHERE grp=? AND member=?", (self._group, self._member))
+
+    def _heartbeat(self, conn: InlineConnection, *, force: bool = False) -> None:
         now = time.time()
         if not force and now - self._last_heartbeat < HEARTBEAT_SECONDS:
             return
-        assert self._conn is not None
-        conn = self._conn
         self._last_heartbeat = now
-        await conn.execute(
+        conn.execute(
             "INSERT INTO group_members (grp, member, heartbeat) VALUES (?, ?, ?) "
             "ON CONFLICT (grp, member) DO UPDATE SET heartbeat=excluded.heartbeat",
             (self._group, self._member, now))
-        await conn.execute("DELETE FROM group_members WHERE grp=? AND heartbeat < ?",
-                           (self._group, now - MEMBER_TIMEOUT_SECONDS))
-        cur = await conn.execute("SELECT member FROM group_members WHERE grp=? ORDER BY member", (self._group,))
-        members = [r[0] for r in await cur.fetchall()]
+        conn.execute("DELETE FROM group_members WHERE grp=? AND heartbeat < ?",
+                     (self._group, now - MEMBER_TIMEOUT_SECONDS))
+        members = [r[0] for r in conn.execute(
+            "SELECT member FROM group_members WHERE grp=? ORDER BY member", (self._group,)).fetchall()]
         index, count = members.index(self._member), len(members)
         all_partitions: list[tuple[str, int]] = []
         for topic in sorted(self._topics):
-            n = await self._bus._partitions_of(conn, topic, create=True)
+            n = self._bus._partitions_of(conn, topic, create=True)
             all_partitions.extend((topic, p) for p in range(n))
         mine = {tp for i, tp in enumerate(all_partitions) if i % count == index}
         if mine != set(self._positions):
             # Newly assigned partitions resume from the group's committed offset.
             positions = {tp: pos for tp, pos in self._positions.items() if tp in mine}
             for tp in mine - set(positions):
-                cur = await conn.execute(
+                row = conn.execute(
                     "SELECT next_offset FROM group_offsets WHERE grp=? AND topic=? AND partition=?",
-                    (self._group, *tp))
-                row = await cur.fetchone()
+                    (self._group, *tp)).fetchone()
                 positions[tp] = int(row[0]) if row else 0
             self._positions = positions
 
     async def poll(self, *, max_records: int, timeout: float) -> list[ReceivedMessage]:
+        assert self._db is not None
         deadline = time.monotonic() + timeout
         signal = _AppendSignal.for_path(self._bus.path)
         while True:
-            if not self._from_beginning:
-                await self._heartbeat()
             waiter = signal.register(self._topics)
-            received = await self._read(max_records)
+            received = await self._db.run(self._read, max_records)
             remaining = deadline - time.monotonic()
             if received or remaining <= 0:
                 signal.discard(waiter)
                 return received
             await signal.wait(waiter, min(remaining, CROSS_PROCESS_POLL_SECONDS))
 
-    async def _read(self, max_records: int) -> list[ReceivedMessage]:
-        assert self._conn is not None
+    def _read(self, conn: InlineConnection, max_records: int) -> list[ReceivedMessage]:
+        """The next records of the assigned partitions (after a heartbeat that is due)."""
+        if not self._from_beginning:
+            self._heartbeat(conn)
         assigned = sorted(self._positions.items())
         received: list[ReceivedMessage] = []
-        # One statement (one hop to the connection's thread) for the assigned partitions instead of one
-        # per partition. The outer LIMIT applies to the whole UNION ALL, which SQLite runs left to right
-        # and stops once it has that many rows: the partitions are read in order, each from its
-        # position, as many as the budget takes, as a loop over partitions would.
+        # One statement for the assigned partitions instead of one per partition. The outer LIMIT
+        # applies to the whole UNION ALL, which SQLite runs left to right and stops once it has that
+        # many rows: the partitions are read in order, each from its position, as many as the budget
+        # takes, as a loop over partitions would.
         for start in range(0, len(assigned), _PARTITIONS_PER_READ):
             budget = max_records - len(received)
             if budget <= 0:
@@ -268,8 +276,8 @@ class EmbeddedConsumer:
             parameters: list[object] = []
             for (topic, partition), position in chunk:
                 parameters += (topic, partition, position, budget)
-            for topic, partition, offset, key, value, headers in await self._conn.execute_fetchall(
-                    _read_statement(len(chunk)), (*parameters, budget)):
+            for topic, partition, offset, key, value, headers in conn.execute(
+                    _read_statement(len(chunk)), (*parameters, budget)).fetchall():
                 received.append(ReceivedMessage(
                     topic=topic, partition=partition, offset=offset, key=key, value=bytes(value),
                     headers=tuple((k, v.encode()) for k, v in json.loads(headers))))
@@ -278,17 +286,21 @@ class EmbeddedConsumer:
 
     async def lag(self) -> dict[tuple[str, int], int]:
         """Events not yet read in each assigned partition: end offset minus this member's position."""
-        assert self._conn is not None
-        lag: dict[tuple[str, int], int] = {}
-        for (topic, partition), position in sorted(self._positions.items()):
-            lag[(topic, partition)] = max(await _end_offset(self._conn, topic, partition) - position, 0)
-        return lag
+        assert self._db is not None
+        return await self._db.run(self._lag)
+
+    def _lag(self, conn: InlineConnection) -> dict[tuple[str, int], int]:
+        return {(topic, partition): max(_end_offset(conn, topic, partition) - position, 0)
+                for (topic, partition), position in sorted(self._positions.items())}
 
     async def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
         if not offsets:
             return
-        assert self._conn is not None
-        await self._conn.executemany(
+        assert self._db is not None
+        await self._db.run(self._commit, offsets)
+
+    def _commit(self, conn: InlineConnection, offsets: Mapping[tuple[str, int], int]) -> None:
+        conn.executemany(
             "INSERT INTO group_offsets (grp, topic, partition, next_offset) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (grp, topic, partition) DO UPDATE SET next_offset=excluded.next_offset",
             [(self._group, t, p, o) for (t, p), o in offsets.items()])
@@ -304,19 +316,18 @@ class EmbeddedBus:
         # so it is read once per process, not on every append and heartbeat.
         self._known_partitions: dict[str, int] = {}
 
-    async def _partitions_of(self, conn: aiosqlite.Connection, topic: str, *, create: bool) -> int:
+    def _partitions_of(self, conn: InlineConnection, topic: str, *, create: bool) -> int:
         known = self._known_partitions.get(topic)
         if known is not None:
             return known
-        rows = list(await conn.execute_fetchall("SELECT partitions FROM topics WHERE name=?", (topic,)))
+        rows = conn.execute("SELECT partitions FROM topics WHERE name=?", (topic,)).fetchall()
         if rows:
             self._known_partitions[topic] = int(rows[0][0])
             return self._known_partitions[topic]
         if not create:
             return 0
-        await conn.execute("INSERT OR IGNORE INTO topics (name, partitions) VALUES (?, ?)",
-                           (topic, self.partitions))
-        return await self._partitions_of(conn, topic, create=False)
+        conn.execute("INSERT OR IGNORE INTO topics (name, partitions) VALUES (?, ?)", (topic, self.partitions))
+        return self._partitions_of(conn, topic, create=False)
 
     def producer(self) -> EmbeddedProducer:
         return EmbeddedProducer(self)
@@ -325,30 +336,29 @@ class EmbeddedBus:
         return EmbeddedConsumer(self, topics, group, from_beginning=from_beginning)
 
     async def end_offsets(self, topics: Sequence[str]) -> dict[tuple[str, int], int]:
-        conn = await _connect(self.path)
+        db = await _open(self.path)
         try:
-            ends: dict[tuple[str, int], int] = {}
-            for topic in topics:
-                for p in range(await self._partitions_of(conn, topic, create=True)):
-                    ends[(topic, p)] = await _end_offset(conn, topic, p)
-            return ends
+            return await db.run(self._end_offsets, topics)
         finally:
-            await asyncio.shield(conn.close())
+            await db.close()
+
+    def _end_offsets(self, conn: InlineConnection, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+        return {(topic, p): _end_offset(conn, topic, p)
+                for topic in topics for p in range(self._partitions_of(conn, topic, create=True))}
 
     async def ensure_topics(self, topics: Sequence[str]) -> None:
-        conn = await _connect(self.path)
+        db = await _open(self.path)
         try:
-            for topic in topics:
-                await self._partitions_of(conn, topic, create=True)
+            await db.run(lambda conn: [self._partitions_of(conn, topic, create=True) for topic in topics])
         finally:
-            await asyncio.shield(conn.close())
+            await db.close()
 
     async def ping(self) -> bool:
         try:
-            conn = await _connect(self.path)
+            db = await _open(self.path)
         except Exception:
             return False
-        await asyncio.shield(conn.close())
+        await db.close()
         return True
 
     async def close(self) -> None:
