@@ -158,13 +158,17 @@ class InlineConnection:
                 loop, turn = _write_turn(self._path)
                 await _take(turn)
                 self._turn = (loop, turn)
-            deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+            deadline: float | None = None  # set at the first SQLITE_BUSY: no clock read per statement
             delay = _FIRST_BUSY_DELAY
             while True:
                 try:
                     return call()
                 except sqlite3.OperationalError as error:
-                    if not _is_busy(error) or time.monotonic() > deadline:
+                    if not _is_busy(error):
+                        raise
+                    now = time.monotonic()
+                    deadline = now + BUSY_TIMEOUT_SECONDS if deadline is None else deadline
+                    if now > deadline:
                         raise
                 await asyncio.sleep(delay)  # nothing ran: try again once the other process is done
                 delay = min(delay * 2, _LAST_BUSY_DELAY)
